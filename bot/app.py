@@ -1,0 +1,81 @@
+"""The one place that wires Sabai together: config, database, areas, bot, dispatcher."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.area_import import ensure_areas
+from bot.areas import load_index
+from bot.config import Settings
+from bot.conversation import Context
+from bot.db import create_engine, session_factory, upgrade
+from bot.i18n import Catalog
+
+log = logging.getLogger("sabai.app")
+
+# The emulator accepts any well-shaped token; this one is built, not written out,
+# so nothing token-shaped sits in the repository.
+EMULATOR_BOT_ID = 700000001
+
+
+def emulator_token() -> str:
+    """A token for the local emulator (not a secret: it opens nothing real)."""
+    return f"{EMULATOR_BOT_ID}:" + "sabai-local-emulator-".ljust(35, "x")
+
+
+@dataclass
+class App:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    ctx: Context
+    bot: Bot
+    dispatcher: Dispatcher
+
+
+def make_bot(token: str, api_url: str) -> Bot:
+    """A real aiogram Bot talking to `api_url` (Telegram's or the emulator's)."""
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api_url))
+    return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+
+
+async def prepare_database(
+    settings: Settings,
+) -> tuple[AsyncEngine, async_sessionmaker[AsyncSession]]:
+    """Migrate the database and load the areas on first start."""
+    await upgrade(settings.database_url)
+    engine = create_engine(settings.database_url)
+    sessions = session_factory(engine)
+    report = await ensure_areas(sessions)
+    if report is not None:
+        log.info("areas imported", extra={"areas": report.areas, "populations": report.populations})
+    return engine, sessions
+
+
+@asynccontextmanager
+async def build_app(settings: Settings, token: str, api_url: str) -> AsyncIterator[App]:
+    """Build everything the bot needs; close it all on exit."""
+    from handlers import build_dispatcher
+
+    engine, sessions = await prepare_database(settings)
+    bot = make_bot(token, api_url)
+    try:
+        catalog = Catalog.load(default_language=settings.default_language)
+        async with sessions() as session:
+            index = await load_index(session)
+        ctx = Context(catalog=catalog, index=index, tz=settings.tz)
+        dispatcher = build_dispatcher(sessions, ctx)
+        yield App(settings, engine, sessions, ctx, bot, dispatcher)
+    finally:
+        await bot.session.close()
+        await engine.dispose()

@@ -1,0 +1,135 @@
+"""Typed settings from config.toml plus environment overrides."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.db import PROJECT_DIR
+
+TELEGRAM_API = "https://api.telegram.org"
+LANGUAGES = ("bn", "en", "syl")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class ConfigError(Exception):
+    """The configuration is unusable; the message names the key or variable to fix."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    bot_token: str | None = field(repr=False)
+    telegram_api: str
+    database_url: str
+    polling_timeout: int = 30
+    default_language: str = "bn"
+    timezone: str = "Asia/Dhaka"
+    emulator_host: str = "127.0.0.1"
+    emulator_port: int = 8081
+    log_level: str = "INFO"
+    small_count_k: int = 5
+    config_path: Path | None = None
+
+    @property
+    def uses_emulator(self) -> bool:
+        """True when no real Telegram is configured and the local emulator stands in."""
+        return self.bot_token is None
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def _section(data: Mapping[str, Any], name: str, path: Path) -> Mapping[str, Any]:
+    value = data.get(name, {})
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{path}: [{name}] must be a table")
+    return value
+
+
+def _typed(table: Mapping[str, Any], key: str, kind: type, default: Any, where: str) -> Any:
+    value = table.get(key, default)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{where}.{key} must be {kind.__name__}, got {value!r}")
+    return value
+
+
+def _absolute_sqlite(url: str) -> str:
+    prefix = "sqlite+aiosqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        return prefix + str(PROJECT_DIR / url[len(prefix) :])
+    return url
+
+
+def load_settings(path: Path | None = None, environ: Mapping[str, str] = os.environ) -> Settings:
+    """Read the config file (SABAI_CONFIG or ./config.toml) and apply environment overrides."""
+    if path is None:
+        path = Path(environ.get("SABAI_CONFIG") or PROJECT_DIR / "config.toml")
+    data: Mapping[str, Any] = {}
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    elif "SABAI_CONFIG" in environ:
+        raise ConfigError(f"SABAI_CONFIG points to {path}, which does not exist")
+
+    telegram = _section(data, "telegram", path)
+    database = _section(data, "database", path)
+    locale = _section(data, "locale", path)
+    emulator = _section(data, "emulator", path)
+    logging_ = _section(data, "logging", path)
+    privacy = _section(data, "privacy", path)
+
+    token = environ.get("SABAI_BOT_TOKEN", "").strip() or None
+    if token is not None and ":" not in token:
+        raise ConfigError("SABAI_BOT_TOKEN does not look like a bot token (<digits>:<secret>)")
+    api = environ.get("SABAI_TELEGRAM_API") or _typed(telegram, "api_url", str, "", "telegram")
+    if not api and token is not None:
+        api = TELEGRAM_API
+    if api and not api.startswith(("http://", "https://")):
+        raise ConfigError(f"SABAI_TELEGRAM_API / telegram.api_url must be an http(s) URL: {api!r}")
+
+    db_url = environ.get("SABAI_DATABASE_URL") or _typed(
+        database, "url", str, "sqlite+aiosqlite:///var/sabai.db", "database"
+    )
+    if not db_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        raise ConfigError(
+            "SABAI_DATABASE_URL / database.url must start with sqlite+aiosqlite:// "
+            f"or postgresql+asyncpg:// (got {db_url.split('://')[0]}://…)"
+        )
+
+    language = _typed(locale, "default_language", str, "bn", "locale")
+    if language not in LANGUAGES:
+        raise ConfigError(f"locale.default_language must be one of {LANGUAGES}, got {language!r}")
+    timezone = _typed(locale, "timezone", str, "Asia/Dhaka", "locale")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"locale.timezone: unknown timezone {timezone!r}") from exc
+
+    level = environ.get("SABAI_LOG_LEVEL") or _typed(logging_, "level", str, "INFO", "logging")
+    if level.upper() not in LOG_LEVELS:
+        raise ConfigError(f"SABAI_LOG_LEVEL / logging.level must be one of {LOG_LEVELS}")
+    k = _typed(privacy, "small_count_k", int, 5, "privacy")
+    if k < 3:
+        raise ConfigError("privacy.small_count_k must be 3 or more")
+
+    return Settings(
+        bot_token=token,
+        telegram_api=api,
+        database_url=_absolute_sqlite(db_url),
+        polling_timeout=_typed(telegram, "polling_timeout", int, 30, "telegram"),
+        default_language=language,
+        timezone=timezone,
+        emulator_host=_typed(emulator, "host", str, "127.0.0.1", "emulator"),
+        emulator_port=_typed(emulator, "port", int, 8081, "emulator"),
+        log_level=level.upper(),
+        small_count_k=k,
+        config_path=path,
+    )

@@ -1,0 +1,125 @@
+"""Database tables: areas and their census figures, residents, the event log."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    """Return the current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def new_pseudonym() -> str:
+    """Return a random id that stands for a resident in the event log."""
+    return uuid.uuid4().hex
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware.
+
+    SQLite keeps no offset, so without this a value would come back naive there
+    and aware on PostgreSQL.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; Sabai stores timezone-aware times only")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Area(Base):
+    """A unit of the administrative hierarchy; its BBS geocode is its id."""
+
+    __tablename__ = "areas"
+
+    code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    parent_code: Mapped[str | None] = mapped_column(String(8), ForeignKey("areas.code"), index=True)
+    level: Mapped[str] = mapped_column(String(16), index=True)
+    name_en: Mapped[str] = mapped_column(String(128))
+    name_bn: Mapped[str | None] = mapped_column(String(128))
+
+
+class AreaPopulation(Base):
+    """Census population of an area for one census year."""
+
+    __tablename__ = "area_population"
+
+    code: Mapped[str] = mapped_column(String(8), ForeignKey("areas.code"), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    total: Mapped[int] = mapped_column(BigInteger)
+    male: Mapped[int | None] = mapped_column(BigInteger)
+    female: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Resident(Base):
+    """A person known to the bot, on Telegram or registered by a trainer (assisted)."""
+
+    __tablename__ = "residents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # Stands for the resident in the event log, so that deleting this row
+    # leaves events that no longer point at anybody.
+    pseudonym: Mapped[str] = mapped_column(String(32), unique=True, default=new_pseudonym)
+    channel: Mapped[str] = mapped_column(String(16), default="telegram")
+    telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    first_name: Mapped[str | None] = mapped_column(String(128))
+    username: Mapped[str | None] = mapped_column(String(64))
+    language: Mapped[str | None] = mapped_column(String(8))
+    area_code: Mapped[str | None] = mapped_column(String(8), ForeignKey("areas.code"), index=True)
+    # What the resident typed when their area was not listed, kept for coordinators.
+    area_unlisted_text: Mapped[str | None] = mapped_column(String(200))
+    # A free-text answer the conversation waits for (e.g. "area_unlisted"); kept
+    # here rather than in memory so it survives restarts and several processes.
+    awaiting: Mapped[str | None] = mapped_column(String(255))
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class Event(Base):
+    """One interaction that matters for reach, appended and never edited."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_kind_at", "kind", "at"),
+        Index("ix_events_area_at", "area_code", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    kind: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str | None] = mapped_column(String(32), index=True)
+    area_code: Mapped[str | None] = mapped_column(String(8))
+    data: Mapped[dict[str, object] | None] = mapped_column(JSON)

@@ -1,0 +1,34 @@
+"""The command list Telegram shows residents, in their language."""
+
+from __future__ import annotations
+
+from aiogram import Bot
+from aiogram.types import BotCommand, BotCommandScopeChat
+
+from bot.i18n import Catalog
+
+COMMAND_ORDER = ("start", "menu", "language", "area", "privacy", "mydata", "forget", "help")
+# Telegram keys command lists by the app's interface language; Sylheti has no
+# such code, so Sylheti speakers get a per-chat list when they choose it.
+TELEGRAM_LANGUAGES = ("bn", "en")
+
+
+def commands_for(catalog: Catalog, language: str) -> list[BotCommand]:
+    return [
+        BotCommand(command=name, description=catalog.text(language, f"commands.{name}"))
+        for name in COMMAND_ORDER
+    ]
+
+
+async def register_commands(bot: Bot, catalog: Catalog) -> None:
+    """Register the default list and one per Telegram interface language."""
+    await bot.set_my_commands(commands_for(catalog, catalog.default_language))
+    for language in TELEGRAM_LANGUAGES:
+        await bot.set_my_commands(commands_for(catalog, language), language_code=language)
+
+
+async def show_commands_to(bot: Bot, catalog: Catalog, chat_id: int, language: str) -> None:
+    """Show one resident the command list in the language they chose in the bot."""
+    await bot.set_my_commands(
+        commands_for(catalog, language), scope=BotCommandScopeChat(chat_id=chat_id)
+    )

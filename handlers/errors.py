@@ -1,0 +1,44 @@
+"""Last line of defence: log the failure with its traceback, answer the person politely."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot, Router
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import ErrorEvent
+
+from bot.i18n import Catalog
+
+log = logging.getLogger("sabai.errors")
+
+
+def build_router(catalog: Catalog) -> Router:
+    router = Router(name="errors")
+
+    @router.error()
+    async def on_error(event: ErrorEvent, bot: Bot, language: str | None = None) -> None:
+        log.error(
+            "update %s failed: %s",
+            event.update.update_id,
+            type(event.exception).__name__,
+            exc_info=event.exception,
+        )
+        chat_id = _chat_of(event)
+        if chat_id is None:
+            return
+        try:
+            await bot.send_message(chat_id, catalog.text(language, "error.internal"))
+        except TelegramAPIError as exc:
+            log.warning("could not tell chat about the failure: %s", type(exc).__name__)
+
+    return router
+
+
+def _chat_of(event: ErrorEvent) -> int | None:
+    update = event.update
+    if update.message is not None and update.message.chat.type == "private":
+        return update.message.chat.id
+    if update.callback_query is not None:
+        return update.callback_query.from_user.id
+    return None

@@ -1,0 +1,104 @@
+"""Per-update plumbing: a log line, ordered handling per chat, a session, the conversation."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.dispatcher.event.bases import UNHANDLED
+from aiogram.types import TelegramObject, Update, User
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.conversation import Context, Conversation
+from bot.residents import ResidentService, TelegramUser
+
+log = logging.getLogger("sabai.updates")
+
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+class UpdateLogMiddleware(BaseMiddleware):
+    """Write exactly one structured line per update: what it was, how long, how it ended."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        assert isinstance(event, Update)
+        started = time.perf_counter()
+        outcome = "handled"
+        try:
+            result = await handler(event, data)
+            if result is UNHANDLED:
+                outcome = "ignored"
+            return result
+        except Exception:
+            outcome = "error"
+            raise
+        finally:
+            log.info(
+                "update handled",
+                extra={
+                    "update_id": event.update_id,
+                    "update_type": event.event_type,
+                    "outcome": outcome,
+                    "ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
+
+
+class ChatOrderMiddleware(BaseMiddleware):
+    """Handle one person's updates one at a time, in order, as they sent them.
+
+    aiogram runs each update in its own task; without this a fast double tap could
+    race two handlers over the same resident row.
+    """
+
+    def __init__(self) -> None:
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._waiting: dict[int, int] = {}
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        user: User | None = data.get("event_from_user")
+        if user is None:
+            return await handler(event, data)
+        key = user.id
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._waiting[key] = self._waiting.get(key, 0) + 1
+        try:
+            async with lock:
+                return await handler(event, data)
+        finally:
+            self._waiting[key] -= 1
+            if self._waiting[key] == 0:
+                del self._waiting[key]
+                del self._locks[key]
+
+
+class ConversationMiddleware(BaseMiddleware):
+    """Open one database session per update and hand the handler the resident's conversation."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], ctx: Context) -> None:
+        self.sessions = sessions
+        self.ctx = ctx
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        user: User | None = data.get("event_from_user")
+        async with self.sessions() as session:
+            resident = None
+            tg_user = None
+            if user is not None and not user.is_bot:
+                tg_user = TelegramUser(
+                    telegram_id=user.id,
+                    first_name=user.first_name,
+                    username=user.username,
+                    language_code=user.language_code,
+                )
+                resident = await ResidentService(session).by_telegram_id(user.id)
+            data["language"] = self.ctx.catalog.resolve(resident.language if resident else None)
+            if tg_user is not None:
+                data["conversation"] = Conversation(session, self.ctx, tg_user, resident)
+            result = await handler(event, data)
+            await session.commit()
+            return result

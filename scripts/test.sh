@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The whole check, as `make test` and CI run it: services, lint, types, content, tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+
+bash scripts/services.sh
+
+echo "== ruff"
+"$BIN/ruff" check .
+"$BIN/ruff" format --check .
+echo "== mypy"
+"$BIN/mypy"
+echo "== content check"
+"$BIN/sabai" content check
+echo "== pytest"
+"$BIN/pytest" "$@"
