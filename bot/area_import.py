@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -40,6 +41,19 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
         yield from enumerate(csv.DictReader(handle), start=2)
 
 
+# NFC leaves ড়, ঢ়, য় as two code points (they are composition exclusions) while phone
+# keyboards type one; store the one-code-point form so shown names match typed ones.
+_NUKTA_LETTERS = {"\u09a1\u09bc": "\u09dc", "\u09a2\u09bc": "\u09dd", "\u09af\u09bc": "\u09df"}
+
+
+def canonical_bangla(text: str) -> str:
+    """Normalise Bangla text to NFC with nukta letters as single code points."""
+    text = unicodedata.normalize("NFC", text)
+    for pair, single in _NUKTA_LETTERS.items():
+        text = text.replace(pair, single)
+    return text
+
+
 def read_areas(path: Path) -> list[dict[str, Any]]:
     """Read areas.csv, parents before children, checking each row."""
     areas: list[dict[str, Any]] = []
@@ -53,7 +67,7 @@ def read_areas(path: Path) -> list[dict[str, Any]]:
                 "parent_code": (row.get("parent_code") or "").strip() or None,
                 "level": level,
                 "name_en": row["name_en"].strip(),
-                "name_bn": (row.get("name_bn") or "").strip() or None,
+                "name_bn": canonical_bangla((row.get("name_bn") or "").strip()) or None,
             }
         )
     areas.sort(key=lambda a: (LEVELS.index(a["level"]), a["code"]))

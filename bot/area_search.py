@@ -37,11 +37,17 @@ TRANSLIT_WEIGHT = 0.92
 CONTEXT_BONUS = 0.02
 # How many fuzzy candidates, pre-selected by shared bigrams, get the exact (slower) ratio.
 FUZZY_CANDIDATES = 60
+# Prefixes shorter than this match too much to mean anything; the cap bounds the work for
+# prefixes many names share ("char", "ward").
 PREFIX_MIN = 3
+PREFIX_CAP = 200
 # The consonant skeleton may lift only names already this close (see _with_skeleton).
 SKELETON_FLOOR = 0.6
-PREFIX_CAP = 400
-MAX_CONTEXT_TOKENS = 5
+# Reading a query as "name, parent" costs a few searches per way of cutting it, and
+# residents name an area with one or two parents at most.
+MAX_CONTEXT_TOKENS = 3
+# A whole-query match this good is what the resident meant; no need to cut the query up.
+CONTEXT_UNLESS = 0.9
 
 
 class AreaRef(NamedTuple):
@@ -382,8 +388,8 @@ def _bangla_form(tokens: Sequence[_Token]) -> str | None:
 def _name_forms(name: str) -> tuple[tuple[str, float], ...]:
     """Return the folded texts a name is found by, each with its weight.
 
-    The full name weighs 1; the name without soft words ("Sadar") a little less, and so does
-    a Latin name with a renamed district's new spelling swapped in.
+    The full name weighs 1 and the name without soft words ("Sadar") a little less; a renamed
+    district's new spelling ("Chattogram") weighs as much as the spelling it replaces.
     """
     tokens = _tokens(name)
     variants: list[tuple[list[_Token], float]] = [(tokens, 1.0)]
@@ -442,9 +448,7 @@ class AreaIndex:
         self._area_keys: list[list[int]] = [[] for _ in records]
         self._exact: dict[str, list[int]] = defaultdict(list)
         by_bigram: defaultdict[str, list[int]] = defaultdict(list)
-        by_skeleton_bigram: defaultdict[str, list[int]] = defaultdict(list)
         self._bigram_count: list[int] = []
-        self._skeleton_bigram_count: list[int] = []
         for key_id, key in enumerate(keys):
             self._area_keys[key.area].append(key_id)
             self._exact[key.text].append(key_id)
@@ -452,15 +456,7 @@ class AreaIndex:
             self._bigram_count.append(len(grams))
             for gram in grams:
                 by_bigram[gram].append(key_id)
-            if key.latin:
-                skeleton_grams = _bigrams(key.skeleton)
-                for gram in skeleton_grams:
-                    by_skeleton_bigram[gram].append(key_id)
-                self._skeleton_bigram_count.append(len(skeleton_grams))
-            else:
-                self._skeleton_bigram_count.append(0)
         self._by_bigram = dict(by_bigram)
-        self._by_skeleton_bigram = dict(by_skeleton_bigram)
         self._sorted = sorted((key.text, key_id) for key_id, key in enumerate(keys))
         self._sorted_texts = [text for text, _ in self._sorted]
 
@@ -472,13 +468,13 @@ class AreaIndex:
         keys: list[_Key] = []
         parents: list[tuple[int, ...]] = []
         for i, record in enumerate(records):
-            chain: list[int] = []
+            above: list[int] = []
             parent = record.parent_code
             # The bound guards against a cycle in bad data.
-            while parent is not None and parent in position and len(chain) < len(LEVELS):
-                chain.append(position[parent])
+            while parent is not None and parent in position and len(above) < len(LEVELS):
+                above.append(position[parent])
                 parent = records[position[parent]].parent_code
-            parents.append(tuple(reversed(chain)))
+            parents.append(tuple(reversed(above)))
             for name in (record.name_en, record.name_bn):
                 if name:
                     for text, weight in _name_forms(name):
@@ -499,7 +495,8 @@ class AreaIndex:
         # "Kulaura Maulvibazar" or "Durgapur, Netrokona": a name followed (or preceded) by
         # the name of one of its parents picks out the namesake the resident means. Not
         # needed when the whole text is already a name ("Maulvi Bazar").
-        if 1 < len(tokens) <= MAX_CONTEXT_TOKENS and not any(s.exact for s in found.values()):
+        best = max((s.score for s in found.values()), default=0.0)
+        if 1 < len(tokens) <= MAX_CONTEXT_TOKENS and best < CONTEXT_UNLESS:
             for cut in range(1, len(tokens)):
                 # "Sadar Moulvibazar" for "Maulvi Bazar Sadar": the same words, turned round.
                 for area, scored in self._score_tokens(tokens[cut:] + tokens[:cut]).items():
@@ -582,10 +579,7 @@ class AreaIndex:
                 candidates.add(key_id)
         candidates.update(_near(text, self._by_bigram, self._bigram_count))
         skeleton = _skeleton(text) if latin else ""
-        if latin:
-            candidates.update(
-                _near(skeleton, self._by_skeleton_bigram, self._skeleton_bigram_count)
-            )
+
         # difflib caches what it learns about its second sequence, so the query goes there.
         matcher = SequenceMatcher(None, autojunk=False)
         matcher.set_seq2(text)

@@ -431,8 +431,12 @@ class Conversation:
                     await self.browse_screen(None, 0),
                 ]
             )
-        if len(matches) == 1 or matches[0].score >= 0.999 > matches[1].score:
-            return await self._choose_area(matches[0].code)
+        # Only a name typed exactly (up to spelling folds) is taken without asking, and only
+        # when every other exact match lies inside it ("Kulaura" the upazila, not its
+        # namesake union): a near miss like "hello" → Helatala must be confirmed.
+        top = matches[0]
+        if top.exact and all(m.code.startswith(top.code) for m in matches if m.exact):
+            return await self._choose_area(top.code)
         return Reply([await self.pick_screen([m.code for m in matches], typed[:80])])
 
     async def _consent(self, agreed: bool) -> Reply:
@@ -445,9 +449,10 @@ class Conversation:
             self.residents.consent(self.resident, self.user, self.now)
             return Reply([Screen(self.t("consent.thanks")), self.menu_screen(greeting=True)])
         # Declining means we keep nothing: the row made for the conversation goes.
+        language = self.language
         await self.residents.forget(self.resident)
         self.resident = None
-        return Reply([Screen(self.t("consent.declined"))])
+        return Reply([Screen(self.ctx.catalog.text(language, "consent.declined"))])
 
     async def _forget(self, confirmed: bool) -> Reply:
         if self.resident is None or self.resident.awaiting != "fg":
@@ -464,6 +469,8 @@ class Conversation:
 
     async def _menu(self, item: str) -> Reply:
         assert self.resident is not None
+        if item not in (*MENU_ITEMS, "back"):
+            raise Expired(item)
         record(self.session, EventKind.BUTTON_TAPPED, self.resident, {"menu": item})
         if item == "settings":
             return Reply([self.settings_screen()])
@@ -473,7 +480,9 @@ class Conversation:
             return Reply([Screen(self.t("help.text"))])
         if item in ("lessons", "alerts"):
             return Reply([Screen(self.t(f"menu.{item}_empty")), self.menu_screen()])
-        return Reply([self.menu_screen()])
+        if item == "back":
+            return Reply([self.menu_screen()])
+        raise Expired(item)
 
     async def my_data(self) -> str:
         """Everything stored about the resident, in their language."""

@@ -54,13 +54,13 @@ def _alembic_config(url: str) -> object:
     return config
 
 
-def upgrade_sync(url: str, revision: str = "head") -> None:
+def upgrade_sync(url: str, revision: str = "heads") -> None:
     """Apply Alembic migrations up to `revision` (blocking; run it off the event loop)."""
     from alembic import command
 
     command.upgrade(_alembic_config(url), revision)  # type: ignore[arg-type]
 
 
-async def upgrade(url: str, revision: str = "head") -> None:
+async def upgrade(url: str, revision: str = "heads") -> None:
     """Apply Alembic migrations without blocking the event loop."""
     await asyncio.to_thread(upgrade_sync, url, revision)

@@ -16,7 +16,8 @@ def build_dispatcher(sessions: async_sessionmaker[AsyncSession], ctx: Context) -
     dp = Dispatcher(disable_fsm=True)
     dp.update.outer_middleware(UpdateLogMiddleware())
     dp.update.outer_middleware(ChatOrderMiddleware())
-    dp.update.middleware(ConversationMiddleware(sessions, ctx))
+    # Outer, so the error handler sees the resident's language in the same context.
+    dp.update.outer_middleware(ConversationMiddleware(sessions, ctx))
     dp.include_router(other_chats.build_router(ctx.catalog))
     dp.include_router(resident.build_router())
     dp.include_router(errors.build_router(ctx.catalog))

@@ -8,9 +8,9 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from bot.db import create_engine
-from bot.models import Base
+from bot.schema import metadata
 
-target_metadata = Base.metadata
+target_metadata = metadata()
 
 
 def _run(connection: Connection) -> None:

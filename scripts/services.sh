@@ -25,3 +25,14 @@ if pg_up; then
 else
   echo "PostgreSQL is not running on $PGHOST:$PGPORT: its tests will be skipped (failed in CI)" >&2
 fi
+
+# Redis carries the send-rate budget shared by several sender processes.
+redis_up() { (exec 3<>"/dev/tcp/127.0.0.1/6379") 2>/dev/null; }
+if ! redis_up && command -v redis-server >/dev/null 2>&1; then
+  echo "== starting Redis"
+  mkdir -p /var/lib/redis /var/log/redis 2>/dev/null || true
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log || true
+  for _ in $(seq 1 20); do redis_up && break; sleep 0.5; done
+fi
+redis_up || echo "Redis is not running on 127.0.0.1:6379: its tests will be skipped (failed in CI)" >&2

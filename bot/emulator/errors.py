@@ -38,3 +38,7 @@ def forbidden(reason: str) -> ApiError:
 
 class EmulatorError(ValueError):
     """A test or the terminal chat asked the emulator for something impossible."""
+
+
+class UnknownObjectError(EmulatorError):
+    """The user, chat, message or callback query asked about does not exist."""

@@ -127,7 +127,7 @@ def parse_html(text: str) -> tuple[str, list[dict[str, Any]]]:
 
 
 def _parse_attributes(text: str, j: int, tag: str, begin_byte: int) -> tuple[dict[str, str], int]:
-    """Parse `name="value"` pairs up to the closing '>' of a start tag; return them and its index."""
+    """Parse `name="value"` pairs up to the start tag's '>'; return them and the '>' index."""
     attributes: dict[str, str] = {}
     n = len(text)
     while True:

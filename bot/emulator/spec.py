@@ -118,8 +118,11 @@ class ApiSpec:
                 return value
             raise bad_request(f'parameter "{spec.name}" can\'t be a file')
         objects = [t for t in spec.types if t not in _PRIMITIVES]
-        plain_string_allowed = "String" in spec.types and value[:1] not in "[{"
-        if objects and isinstance(value, str) and not plain_string_allowed:
+        if (
+            objects
+            and isinstance(value, str)
+            and not ("String" in spec.types and value[:1] not in "[{")
+        ):
             try:
                 value = json.loads(value)
             except ValueError:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.emulator.entities import entities_to_html
-from bot.emulator.errors import ApiError, EmulatorError, bad_request
+from bot.emulator.errors import ApiError, UnknownObjectError, bad_request
 
 JsonDict = dict[str, Any]
 # What Telegram sends when a bot never said which updates it wants.
@@ -157,8 +157,8 @@ class ChatMessage:
     @classmethod
     def of(cls, stored: StoredMessage) -> ChatMessage:
         data = stored.data
-        text = data.get("text", data.get("caption", ""))
-        entities = data.get("entities", data.get("caption_entities", []))
+        text: str = data.get("text") or data.get("caption") or ""
+        entities: list[JsonDict] = data.get("entities") or data.get("caption_entities") or []
         markup = data.get("reply_markup")
         return cls(
             chat_id=int(data["chat"]["id"]),
@@ -170,7 +170,7 @@ class ChatMessage:
             buttons=inline_buttons(markup),
             reply_markup=markup,
             reply_keyboard=stored.reply_keyboard,
-            date=int(data.get("edit_date", data["date"])),
+            date=int(data.get("edit_date") or data["date"]),
             edited=stored.edited,
             deleted=stored.deleted,
             from_bot=stored.from_bot,
@@ -266,14 +266,17 @@ class EmulatorState:
             if not waiter.done():
                 waiter.set_result(None)
 
-    async def changed(self, timeout: float) -> None:
-        """Wait until something changes or `timeout` seconds pass."""
-        if timeout <= 0:
+    async def changed(self, seconds: float) -> None:
+        """Wait until something changes or `seconds` pass."""
+        if seconds <= 0:
             return
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+        # arrives just as the waiter is woken, and the server could then never stop.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(waiter, timeout)
+            async with asyncio.timeout(seconds):
+                await waiter
 
     def touch(self) -> None:
         """Record bot activity for wait_idle."""
@@ -292,26 +295,29 @@ class EmulatorState:
         try:
             return self.users[user_id]
         except KeyError:
-            raise EmulatorError(f"unknown user {user_id}: call add_user first") from None
+            raise UnknownObjectError(f"unknown user {user_id}: call add_user first") from None
 
     def chat(self, chat_id: int) -> ChatState:
         try:
             return self.chats[chat_id]
         except KeyError:
-            raise EmulatorError(f"unknown chat {chat_id}") from None
+            raise UnknownObjectError(f"unknown chat {chat_id}") from None
 
     def resolve_chat(self, chat_id: int | str) -> ChatState:
         """Find the chat a Bot API call targets, by id or @username, or raise ApiError."""
         if isinstance(chat_id, str):
             wanted = chat_id.removeprefix("@").lower()
             for chat in self.chats.values():
-                if chat.chat.get("username", "").lower() == wanted and chat.chat["type"] != "private":
+                if (
+                    chat.chat.get("username", "").lower() == wanted
+                    and chat.chat["type"] != "private"
+                ):
                     return chat
             raise bad_request("chat not found")
-        chat = self.chats.get(chat_id)
-        if chat is None:
+        found = self.chats.get(chat_id)
+        if found is None:
             raise bad_request("chat not found")
-        return chat
+        return found
 
     def new_file_id(self, kind: str, size: int) -> tuple[str, str]:
         """Return a fresh (file_id, file_unique_id) and remember the file's size."""
