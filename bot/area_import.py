@@ -96,7 +96,7 @@ def read_population(path: Path) -> list[dict[str, Any]]:
 
 
 async def _upsert(session: AsyncSession, table: Any, rows: list[dict[str, Any]]) -> None:
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     keys = [c.name for c in table.__table__.primary_key.columns]
     for start in range(0, len(rows), BATCH):
         stmt = insert(table.__table__).values(rows[start : start + BATCH])

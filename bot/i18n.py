@@ -112,7 +112,9 @@ class Catalog:
         return cls(files, default_language)
 
     def resolve(self, language: str | None) -> str:
-        return language if language in self.files else self.default_language
+        return (
+            language if language is not None and language in self.files else self.default_language
+        )
 
     def raw(self, language: str | None, key: str) -> str:
         """Return the template for `key`, falling back to other languages when missing."""

@@ -1,4 +1,4 @@
-"""Shared fixtures: a migrated database per backend (SQLite and PostgreSQL) with the areas loaded."""
+"""Shared fixtures: a migrated database per backend (SQLite, PostgreSQL) with the areas loaded."""
 
 from __future__ import annotations
 
@@ -14,12 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.area_import import import_areas
 from bot.db import create_engine, session_factory, upgrade_sync
+from bot.schema import metadata
 
 POSTGRES_URL = os.environ.get(
     "SABAI_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/sabai_test"
 )
-# Tables that hold people and their traces; wiped between tests. Areas stay loaded.
-PERSONAL_TABLES = ("events", "residents")
+# Reference data loaded once per run; every other table is wiped between tests.
+KEPT_TABLES = {"areas", "area_population"}
 
 
 def _postgres_reachable() -> bool:
@@ -74,8 +75,10 @@ async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession
     """A session factory on a clean database (areas kept, people wiped)."""
     engine = create_engine(db_url)
     async with engine.begin() as conn:
-        for table in PERSONAL_TABLES:
-            await conn.execute(text(f"DELETE FROM {table}"))
+        # Children before parents, so foreign keys never object.
+        for table in reversed(metadata().sorted_tables):
+            if table.name not in KEPT_TABLES:
+                await conn.execute(table.delete())
     try:
         yield session_factory(engine)
     finally:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from tests.botkit import Harness, Person
 
 
-async def signed_up(h: Harness, user_id: int, language: str = "English", area: str = "Kulaura",
-                    **user: object) -> Person:
+async def signed_up(
+    h: Harness, user_id: int, language: str = "English", area: str = "Kulaura", **user: object
+) -> Person:
     """A resident who chose a language, an area and agreed to the privacy notice."""
     person = h.person(user_id, **user)  # type: ignore[arg-type]
     await person.send("/start")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.models import Event, Resident
 from bot.area_import import canonical_bangla
+from bot.models import Event, Resident
 from tests.botkit import running_bot
 
 KULAURA = canonical_bangla("কুলাউড়া")

@@ -23,8 +23,20 @@ async def test_mydata_in_bangla_uses_bengali_digits_and_months(db_url: str) -> N
         person = await signed_up(h, 6002, language="বাংলা", area="কুলাউড়া", first_name="Salma")
         [data] = await person.send("/mydata")
         assert "টেলিগ্রাম নম্বর: 6002" in data.text
-        months = ("জানুয়ারী", "ফেব্রুয়ারী", "মার্চ", "এপ্রিল", "মে", "জুন", "জুলাই", "আগস্ট",
-                  "সেপ্টেম্বর", "অক্টোবর", "নভেম্বর", "ডিসেম্বর")
+        months = (
+            "জানুয়ারী",
+            "ফেব্রুয়ারী",
+            "মার্চ",
+            "এপ্রিল",
+            "মে",
+            "জুন",
+            "জুলাই",
+            "আগস্ট",
+            "সেপ্টেম্বর",
+            "অক্টোবর",
+            "নভেম্বর",
+            "ডিসেম্বর",
+        )
         assert any(month in data.text for month in months)
         consent_line = next(line for line in data.text.splitlines() if "রাজি হয়েছেন" in line)
         assert not any(ch.isascii() and ch.isdigit() for ch in consent_line)
@@ -32,6 +44,7 @@ async def test_mydata_in_bangla_uses_bengali_digits_and_months(db_url: str) -> N
 
 async def _scan_for(conn: AsyncConnection, needles: list[str]) -> list[str]:
     """Every table/column whose text mentions one of the needles."""
+
     def tables(sync_conn):  # type: ignore[no-untyped-def]
         insp = inspect(sync_conn)
         return {t: [c["name"] for c in insp.get_columns(t)] for t in insp.get_table_names()}

@@ -1,0 +1,90 @@
+"""Settings come from config.toml and the environment; bad values name what to fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import TELEGRAM_API, ConfigError, load_settings
+
+
+def test_defaults_run_offline_on_sqlite() -> None:
+    settings = load_settings(environ={})
+    assert settings.bot_token is None and settings.uses_emulator
+    assert settings.database_url.startswith("sqlite+aiosqlite:////")
+    assert settings.database_url.endswith("/var/sabai.db")
+    assert settings.timezone == "Asia/Dhaka" and settings.default_language == "bn"
+
+
+def test_environment_overrides(tmp_path: Path) -> None:
+    token = "12345:" + "a" * 35
+    settings = load_settings(
+        environ={
+            "SABAI_BOT_TOKEN": token,
+            "SABAI_DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1/sabai",
+            "SABAI_LOG_LEVEL": "debug",
+        }
+    )
+    assert settings.bot_token == token and not settings.uses_emulator
+    assert settings.telegram_api == TELEGRAM_API
+    assert settings.database_url == "postgresql+asyncpg://postgres@127.0.0.1/sabai"
+    assert settings.log_level == "DEBUG"
+    # The token never shows in the settings' repr (it would end up in logs).
+    assert token not in repr(settings)
+
+    custom = load_settings(environ={"SABAI_TELEGRAM_API": "http://127.0.0.1:9999"})
+    assert custom.telegram_api == "http://127.0.0.1:9999" and custom.uses_emulator
+
+
+def test_config_file_from_sabai_config(tmp_path: Path) -> None:
+    path = tmp_path / "sabai.toml"
+    path.write_text('[locale]\ndefault_language = "en"\ntimezone = "UTC"\n', encoding="utf-8")
+    settings = load_settings(environ={"SABAI_CONFIG": str(path)})
+    assert settings.default_language == "en" and settings.timezone == "UTC"
+
+
+@pytest.mark.parametrize(
+    ("content", "environ", "names"),
+    [
+        ('[locale]\ntimezone = "Mars/Olympus"\n', {}, "locale.timezone"),
+        ('[locale]\ndefault_language = "fr"\n', {}, "locale.default_language"),
+        ('[telegram]\npolling_timeout = "soon"\n', {}, "telegram.polling_timeout"),
+        ("[privacy]\nsmall_count_k = 2\n", {}, "privacy.small_count_k"),
+        ("not toml at all [", {}, "not valid TOML"),
+        ("", {"SABAI_DATABASE_URL": "mysql://x"}, "SABAI_DATABASE_URL"),
+        ("", {"SABAI_BOT_TOKEN": "oops"}, "SABAI_BOT_TOKEN"),
+        ("", {"SABAI_TELEGRAM_API": "ftp://x"}, "SABAI_TELEGRAM_API"),
+        ("", {"SABAI_LOG_LEVEL": "LOUD"}, "SABAI_LOG_LEVEL"),
+    ],
+)
+def test_bad_values_name_what_to_fix(
+    tmp_path: Path, content: str, environ: dict[str, str], names: str
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ConfigError, match=names.replace(".", r"\.")):
+        load_settings(path, environ=environ)
+
+
+def test_missing_sabai_config_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="SABAI_CONFIG"):
+        load_settings(environ={"SABAI_CONFIG": str(tmp_path / "nope.toml")})
+
+
+def test_committed_config_documents_every_key(project_dir: Path) -> None:
+    text = (project_dir / "config.toml").read_text(encoding="utf-8")
+    for key in (
+        "api_url",
+        "polling_timeout",
+        "url",
+        "default_language",
+        "timezone",
+        "host",
+        "port",
+        "level",
+        "small_count_k",
+    ):
+        line = next(line for line in text.splitlines() if line.startswith(f"{key} ="))
+        comment_above = text.split(line)[0].rstrip().splitlines()[-1]
+        assert comment_above.startswith("#"), key
