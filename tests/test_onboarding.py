@@ -184,3 +184,28 @@ async def test_commands_registered_per_language(db_url: str) -> None:
         assert [c["command"] for c in english][:2] == ["start", "menu"]
         assert english[1]["description"] == "Main menu"
         assert bangla[1]["description"] == "প্রধান মেনু"
+
+
+async def test_changing_language_and_area_after_signing_up(db_url: str) -> None:
+    from tests.onboard import signed_up
+
+    async with running_bot(db_url) as h:
+        person = await signed_up(h, 5009, first_name="Rina")
+        [notice] = await person.send("/privacy")
+        assert "Your privacy" in notice.text and not notice.buttons
+        await person.send("/language")
+        replies = await person.tap("বাংলা")
+        assert any(m.text.startswith("ভাষা: বাংলা") for m in replies)
+        assert "মেনু" in person.last().text
+        await person.send("/area")
+        replies = await person.send("শ্রীমঙ্গল")
+        assert "আপনার এলাকা:" in replies[0].text and "শ্রীমঙ্গল" in replies[0].text
+        assert "মেনু" in replies[-1].text
+        [data] = await person.send("/mydata")
+        assert "শ্রীমঙ্গল" in data.text and "বাংলা" in data.text
+        # The settings menu reaches the same screens by buttons.
+        await person.send("/menu")
+        await person.tap("সেটিংস")
+        await person.tap("ভাষা বদলান")
+        replies = await person.tap("English")
+        assert any(m.text == "Language: English." for m in replies)
