@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import os
 import shutil
 import signal
@@ -243,7 +242,7 @@ class LineReader:
         try:
             fd = self._stream.fileno()
             self._loop.add_reader(fd, self._readable)
-        except (OSError, ValueError, NotImplementedError, io.UnsupportedOperation):
+        except (AttributeError, OSError, ValueError, NotImplementedError):
             thread = threading.Thread(target=self._read_lines, name="terminal-chat-input")
             thread.daemon = True  # a blocked readline must not keep the process alive
             thread.start()
@@ -577,8 +576,8 @@ async def _next_line(reader: LineReader, watcher: asyncio.Task[None]) -> str | N
 
 def _isatty(stream: TextIO) -> bool:
     try:
-        return stream.isatty()
-    except (OSError, ValueError):
+        return bool(stream.isatty())
+    except (AttributeError, OSError, ValueError):
         return False
 
 

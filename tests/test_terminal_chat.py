@@ -8,6 +8,7 @@ import io
 import queue
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TextIO, cast
 
 from bot.app import EMULATOR_BOT_ID, build_app, emulator_token
 from bot.emulator import Emulator, EmulatorServer
@@ -15,9 +16,10 @@ from bot.terminal_chat import Choice, display_width, render_choices, run_chat, w
 from tests import botkit
 
 USER_ID = 100_001
+SEEN_WITHIN = 8.0  # seconds; the bot answers in well under one
 
 
-class TypedLines(io.TextIOBase):
+class TypedLines:
     """Standard input whose lines arrive only when the test types them (readline blocks)."""
 
     def __init__(self) -> None:
@@ -29,10 +31,7 @@ class TypedLines(io.TextIOBase):
     def close_input(self) -> None:
         self._lines.put("")  # end of input
 
-    def readable(self) -> bool:
-        return True
-
-    def readline(self, size: int | None = -1) -> str:
+    def readline(self) -> str:
         return self._lines.get(timeout=30)
 
 
@@ -53,10 +52,10 @@ async def polling_bot(db_url: str) -> AsyncIterator[str]:
                 await polling
 
 
-async def seen(out: io.StringIO, text: str, since: int, timeout: float = 8.0) -> int:
+async def seen(out: io.StringIO, text: str, since: int) -> int:
     """Wait until `text` appears in the output after position `since`; return where it ends."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + SEEN_WITHIN
     while True:
         found = out.getvalue().find(text, since)
         if found >= 0:
@@ -70,7 +69,7 @@ async def test_a_person_signs_up_by_typing_in_the_terminal(db_url: str) -> None:
     async with polling_bot(db_url) as base_url:
         typed, out = TypedLines(), io.StringIO()
         chat = asyncio.create_task(
-            run_chat(base_url, USER_ID, EMULATOR_BOT_ID, stdin=typed, stdout=out,
+            run_chat(base_url, USER_ID, EMULATOR_BOT_ID, stdin=cast(TextIO, typed), stdout=out,
                      first_name="Amina")
         )  # fmt: skip
         try:
@@ -111,7 +110,7 @@ async def test_a_vanished_emulator_ends_the_chat_with_a_clear_message() -> None:
     typed, out = TypedLines(), io.StringIO()
     try:
         await asyncio.wait_for(
-            run_chat(base_url, None, EMULATOR_BOT_ID, stdin=typed, stdout=out), 10
+            run_chat(base_url, None, EMULATOR_BOT_ID, stdin=cast(TextIO, typed), stdout=out), 10
         )
     finally:
         typed.close_input()
