@@ -186,9 +186,16 @@ async def drive(
 
 
 @asynccontextmanager
-async def polling(bot: Bot, dispatcher: Dispatcher) -> AsyncIterator[None]:
+async def polling(
+    bot: Bot, dispatcher: Dispatcher, concurrency: int | None = None
+) -> AsyncIterator[None]:
     task = asyncio.create_task(
-        dispatcher.start_polling(bot, handle_signals=False, polling_timeout=POLLING_TIMEOUT)
+        dispatcher.start_polling(
+            bot,
+            handle_signals=False,
+            polling_timeout=POLLING_TIMEOUT,
+            tasks_concurrency_limit=concurrency,
+        )
     )
     try:
         yield
@@ -237,7 +244,8 @@ async def run_sabai(
         build_app(settings, emulator_token(), server.base_url) as app,
     ):
         timing.attach(app.dispatcher)
-        async with polling(app.bot, app.dispatcher):
+        # As `sabai run` does: the configured cap on updates handled at once.
+        async with polling(app.bot, app.dispatcher, settings.max_concurrent_updates):
             result = await measure("Sabai", emulator, timing, scripts, first_id, profile)
         async with app.sessions() as session:
             consented = await session.scalar(

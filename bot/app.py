@@ -15,7 +15,7 @@ from aiogram.enums import ParseMode
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.area_import import ensure_areas
-from bot.areas import load_index
+from bot.areas import load_index, load_tree
 from bot.config import Settings
 from bot.conversation import Context
 from bot.db import create_engine, session_factory, upgrade
@@ -73,7 +73,8 @@ async def build_app(settings: Settings, token: str, api_url: str) -> AsyncIterat
         catalog = Catalog.load(default_language=settings.default_language)
         async with sessions() as session:
             index = await load_index(session)
-        ctx = Context(catalog=catalog, index=index, tz=settings.tz)
+            tree = await load_tree(session)
+        ctx = Context(catalog=catalog, index=index, tree=tree, tz=settings.tz)
         dispatcher = build_dispatcher(sessions, ctx)
         yield App(settings, engine, sessions, ctx, bot, dispatcher)
     finally:

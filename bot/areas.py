@@ -128,6 +128,48 @@ class AreaService:
         return (row.year, row.total) if row is not None else None
 
 
+class AreaTree:
+    """The whole hierarchy in memory: reference data that never changes while the bot runs,
+    so walking it (browse buttons, "Kulaura, Maulvibazar" labels) costs no query."""
+
+    def __init__(self, areas: Sequence[AreaView]) -> None:
+        self._by_code = {area.code: area for area in areas}
+        self._children: dict[str | None, list[AreaView]] = {}
+        for area in sorted(areas, key=lambda a: (a.name_en.casefold(), a.code)):
+            self._children.setdefault(area.parent_code, []).append(area)
+
+    def __len__(self) -> int:
+        return len(self._by_code)
+
+    def get(self, code: str) -> AreaView | None:
+        """Return the area with this code, or None if there is none."""
+        return self._by_code.get(code)
+
+    def children(
+        self, parent_code: str | None, offset: int = 0, limit: int = 8
+    ) -> tuple[list[AreaView], int]:
+        """Return one page of an area's children by English name, and how many there are."""
+        views = self._children.get(parent_code, [])
+        start = max(offset, 0)
+        return views[start : start + max(limit, 0)], len(views)
+
+    def ancestors(self, code: str) -> list[AreaView]:
+        """Return the areas above this one, division first; [] for a division or unknown code."""
+        chain: list[AreaView] = []
+        area = self._by_code.get(code)
+        while area is not None and area.parent_code is not None and len(chain) < MAX_DEPTH:
+            area = self._by_code.get(area.parent_code)
+            if area is not None:
+                chain.append(area)
+        chain.reverse()
+        return chain
+
+
+async def load_tree(session: AsyncSession) -> AreaTree:
+    """Read every area once into an AreaTree."""
+    return AreaTree([_view(area) for area in await session.scalars(select(Area))])
+
+
 async def load_index(session: AsyncSession) -> AreaIndex:
     """Build the search index from every area and its latest population."""
     population: dict[str, int] = {}

@@ -27,6 +27,7 @@ class Settings:
     telegram_api: str
     database_url: str
     polling_timeout: int = 30
+    max_concurrent_updates: int = 64
     default_language: str = "bn"
     timezone: str = "Asia/Dhaka"
     emulator_host: str = "127.0.0.1"
@@ -56,6 +57,13 @@ def _typed(table: Mapping[str, Any], key: str, kind: type, default: Any, where: 
     value = table.get(key, default)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ConfigError(f"{where}.{key} must be {kind.__name__}, got {value!r}")
+    return value
+
+
+def _positive(table: Mapping[str, Any], key: str, default: int, where: str) -> int:
+    value: int = _typed(table, key, int, default, where)
+    if value < 1:
+        raise ConfigError(f"{where}.{key} must be 1 or more, got {value}")
     return value
 
 
@@ -125,6 +133,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] = os.envi
         telegram_api=api,
         database_url=_absolute_sqlite(db_url),
         polling_timeout=_typed(telegram, "polling_timeout", int, 30, "telegram"),
+        max_concurrent_updates=_positive(telegram, "max_concurrent_updates", 64, "telegram"),
         default_language=language,
         timezone=timezone,
         emulator_host=_typed(emulator, "host", str, "127.0.0.1", "emulator"),

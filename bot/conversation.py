@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.area_search import AreaIndex
-from bot.areas import AreaService, AreaView, describe, display_name
+from bot.areas import AreaTree, AreaView, describe, display_name
 from bot.events import EventKind, record
 from bot.i18n import LANGUAGES, Catalog, format_when, to_latin_digits
 from bot.models import Resident, utcnow
@@ -47,6 +47,7 @@ class Expired(Exception):
 class Context:
     catalog: Catalog
     index: AreaIndex
+    tree: AreaTree
     tz: ZoneInfo
 
 
@@ -71,7 +72,7 @@ class Conversation:
         self.resident = resident
         self.now = now or utcnow()
         self.residents = ResidentService(session)
-        self.areas = AreaService(session)
+        self.areas = ctx.tree
 
     # ----- helpers -------------------------------------------------------------------
 
@@ -119,10 +120,10 @@ class Conversation:
         return Screen(text, rows_of(options, 3))
 
     async def browse_screen(self, code: str | None, page: int) -> Screen:
-        parent = await self.areas.get(code) if code else None
+        parent = self.areas.get(code) if code else None
         if code and parent is None:
             raise Expired(code)
-        children, total = await self.areas.children(code, page * PAGE_SIZE, PAGE_SIZE)
+        children, total = self.areas.children(code, page * PAGE_SIZE, PAGE_SIZE)
         if page and not children:
             raise Expired(f"{code}:{page}")
         options = [Option(display_name(a, self.language), self._child_action(a)) for a in children]
@@ -144,7 +145,7 @@ class Conversation:
         if parent is None:
             text = self.t("area.prompt")
         else:
-            ancestors = await self.areas.ancestors(parent.code)
+            ancestors = self.areas.ancestors(parent.code)
             text = self.t("area.browse", place=self._describe(parent, ancestors))
         self._set_awaiting(f"br:{code or ''}:{page}")
         return Screen(text, tuple(rows))
@@ -161,10 +162,10 @@ class Conversation:
     async def pick_screen(self, codes: list[str], query: str) -> Screen:
         options = []
         for code in codes:
-            area = await self.areas.get(code)
+            area = self.areas.get(code)
             if area is None:
                 raise Expired(code)
-            ancestors = await self.areas.ancestors(code)
+            ancestors = self.areas.ancestors(code)
             label = describe(area, ancestors, self.language)
             options.append(Option(label, f"as:{code}"))
         rows = [
@@ -395,22 +396,25 @@ class Conversation:
         if lang not in LANGUAGES:
             raise Expired(lang)
         was_onboarded = self.onboarded
-        self.resident = await self.residents.begin(self.user, lang)
+        previous = self.resident.language if self.resident else None
+        self.resident = await self.residents.begin(self.user, lang, self.resident)
         self.resident.awaiting = None
         done = Screen(
             self.t("language.set", name=self.ctx.catalog.raw(lang, LANGUAGE_LABELS[lang]))
         )
         if was_onboarded:
-            return Reply([done, self.menu_screen()], language_changed=lang)
-        return Reply([done, await self.next_onboarding_screen()], language_changed=lang)
+            screens = [done, self.menu_screen()]
+        else:
+            screens = [done, await self.next_onboarding_screen()]
+        return Reply(screens, language_changed=lang, previous_language=previous)
 
     async def _choose_area(self, code: str) -> Reply:
         assert self.resident is not None
-        area = await self.areas.get(code) if code.isdigit() else None
+        area = self.areas.get(code) if code.isdigit() else None
         if area is None:
             raise Expired(code)
         self.residents.set_area(self.resident, area.code)
-        ancestors = await self.areas.ancestors(area.code)
+        ancestors = self.areas.ancestors(area.code)
         done = Screen(self.t("area.set", place=self._describe(area, ancestors)))
         if self.onboarded:
             return Reply([done, self.menu_screen()])
@@ -484,14 +488,20 @@ class Conversation:
             return Reply([self.menu_screen()])
         raise Expired(item)
 
+    async def finish(self) -> None:
+        """Commit what this update changed and hand the connection back before replying,
+        so slow sends to Telegram never hold a database connection."""
+        await self.session.commit()
+        await self.session.close()
+
     async def my_data(self) -> str:
         """Everything stored about the resident, in their language."""
         r = self.resident
         if r is None:
             return self.t("mydata.nothing")
         if r.area_code:
-            area = await self.areas.get(r.area_code)
-            ancestors = await self.areas.ancestors(r.area_code) if area else []
+            area = self.areas.get(r.area_code)
+            ancestors = self.areas.ancestors(r.area_code) if area else []
             place = self._describe(area, ancestors) if area else r.area_code
         elif r.area_unlisted_text:
             place = self.t("mydata.area_unlisted", words=html.escape(r.area_unlisted_text))

@@ -31,9 +31,11 @@ class ResidentService:
             select(Resident).where(Resident.telegram_id == telegram_id)
         )
 
-    async def begin(self, user: TelegramUser, language: str) -> Resident:
+    async def begin(
+        self, user: TelegramUser, language: str, known: Resident | None = None
+    ) -> Resident:
         """Create (or re-use) the resident row when they choose a language."""
-        resident = await self.by_telegram_id(user.telegram_id)
+        resident = known or await self.by_telegram_id(user.telegram_id)
         if resident is None:
             resident = Resident(telegram_id=user.telegram_id, language=language)
             self.session.add(resident)

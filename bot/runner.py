@@ -49,7 +49,10 @@ async def _run(settings: Settings, chatting: bool) -> int:
         await register(app.bot, app.ctx.catalog)
         polling = asyncio.create_task(
             app.dispatcher.start_polling(
-                app.bot, polling_timeout=settings.polling_timeout, handle_signals=not chatting
+                app.bot,
+                polling_timeout=settings.polling_timeout,
+                handle_signals=not chatting,
+                tasks_concurrency_limit=settings.max_concurrent_updates,
             )
         )
         if not chatting:

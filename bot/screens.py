@@ -35,8 +35,32 @@ class Reply:
     alert: bool = False
     # For a button press: show the first screen in place of the message with the button.
     replace: bool = True
-    # Chat commands to show this resident, when their language changed.
+    # When the resident chose a language: the new one, and the one before (None the first
+    # time), so the command list Telegram shows them can follow.
     language_changed: str | None = None
+    previous_language: str | None = None
+
+
+# Telegram's limit for one message.
+MAX_MESSAGE = 4096
+
+
+def compact(screens: list[Screen]) -> list[Screen]:
+    """Join a screen without options to the one after it, so a reply costs fewer messages.
+
+    "Language: English." followed by "Where do you live?" arrives as one message: one
+    request on a 2G link instead of two, and one notification on the phone.
+    """
+    merged: list[Screen] = []
+    for screen in screens:
+        if merged and not merged[-1].rows:
+            previous = merged[-1]
+            text = f"{previous.text}\n\n{screen.text}"
+            if len(text) <= MAX_MESSAGE:
+                merged[-1] = Screen(text, screen.rows)
+                continue
+        merged.append(screen)
+    return merged
 
 
 def rows_of(options: list[Option], per_row: int) -> tuple[tuple[Option, ...], ...]:

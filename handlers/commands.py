@@ -27,8 +27,23 @@ async def register_commands(bot: Bot, catalog: Catalog) -> None:
         await bot.set_my_commands(commands_for(catalog, language), language_code=language)
 
 
-async def show_commands_to(bot: Bot, catalog: Catalog, chat_id: int, language: str) -> None:
-    """Show one resident the command list in the language they chose in the bot."""
-    await bot.set_my_commands(
-        commands_for(catalog, language), scope=BotCommandScopeChat(chat_id=chat_id)
-    )
+async def sync_chat_commands(
+    bot: Bot,
+    catalog: Catalog,
+    chat_id: int,
+    chosen: str,
+    previous: str | None,
+    app_language: str | None,
+) -> None:
+    """Show one resident the command list in the language they chose in the bot.
+
+    Only when the list Telegram already shows them (by their app's language) differs:
+    most residents need no extra request at all.
+    """
+    shown = app_language if app_language in TELEGRAM_LANGUAGES else catalog.default_language
+    scope = BotCommandScopeChat(chat_id=chat_id)
+    if commands_for(catalog, chosen) != commands_for(catalog, shown):
+        await bot.set_my_commands(commands_for(catalog, chosen), scope=scope)
+    elif previous is not None and previous != chosen:
+        # An earlier choice may have left a per-chat list in another language.
+        await bot.delete_my_commands(scope=scope)

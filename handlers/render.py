@@ -1,4 +1,4 @@
-"""Turn channel-neutral screens into Telegram messages and inline keyboards."""
+"""Turn channel-neutral screens into Telegram messages and inline keyboards, and send them."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
+from bot.conversation import Conversation
 from bot.i18n import Catalog
-from bot.screens import Reply, Screen
-from handlers.commands import show_commands_to
+from bot.screens import Reply, Screen, compact
+from handlers.commands import sync_chat_commands
 
 log = logging.getLogger("sabai.render")
 
@@ -26,23 +27,39 @@ def keyboard(screen: Screen) -> InlineKeyboardMarkup | None:
     )
 
 
-async def send_reply(bot: Bot, chat_id: int, reply: Reply, catalog: Catalog | None = None) -> None:
-    for screen in reply.screens:
+async def send_screens(bot: Bot, chat_id: int, screens: list[Screen]) -> None:
+    for screen in screens:
         await bot.send_message(chat_id, screen.text, reply_markup=keyboard(screen))
+
+
+async def _follow_language(
+    bot: Bot, chat_id: int, reply: Reply, catalog: Catalog | None, app_language: str | None
+) -> None:
     if reply.language_changed and catalog is not None:
-        await show_commands_to(bot, catalog, chat_id, reply.language_changed)
+        await sync_chat_commands(
+            bot, catalog, chat_id, reply.language_changed, reply.previous_language, app_language
+        )
 
 
-async def answer_message(message: Message, reply: Reply, catalog: Catalog | None = None) -> None:
+async def answer_message(
+    message: Message, reply: Reply, catalog: Catalog | None = None, app_language: str | None = None
+) -> None:
+    """Send a reply to a message as new messages."""
     assert message.bot is not None
-    await send_reply(message.bot, message.chat.id, reply, catalog)
+    await send_screens(message.bot, message.chat.id, compact(reply.screens))
+    await _follow_language(message.bot, message.chat.id, reply, catalog, app_language)
 
 
-async def answer_callback(query: CallbackQuery, reply: Reply, catalog: Catalog) -> None:
+async def answer_callback(
+    query: CallbackQuery,
+    reply: Reply,
+    catalog: Catalog | None = None,
+    app_language: str | None = None,
+) -> None:
     """Answer a button press: the first screen replaces the pressed message when it can."""
     assert query.bot is not None
     await query.answer(reply.toast, show_alert=reply.alert)
-    screens = list(reply.screens)
+    screens = compact(reply.screens)
     message = query.message
     if reply.replace and screens and isinstance(message, Message):
         first = screens.pop(0)
@@ -54,5 +71,19 @@ async def answer_callback(query: CallbackQuery, reply: Reply, catalog: Catalog) 
                 log.info("could not edit message, sending a new one: %s", exc.message)
                 screens.insert(0, first)
     chat_id = message.chat.id if message is not None else query.from_user.id
-    rest = Reply(screens, language_changed=reply.language_changed)
-    await send_reply(query.bot, chat_id, rest, catalog)
+    await send_screens(query.bot, chat_id, screens)
+    await _follow_language(query.bot, chat_id, reply, catalog, app_language)
+
+
+async def respond(message: Message, conversation: Conversation, reply: Reply) -> None:
+    """Store what the update changed, then send the reply (no connection held meanwhile)."""
+    await conversation.finish()
+    app_language = message.from_user.language_code if message.from_user else None
+    await answer_message(message, reply, conversation.ctx.catalog, app_language)
+
+
+async def respond_to_button(query: CallbackQuery, conversation: Conversation, reply: Reply) -> None:
+    """Store what the button press changed, then answer it and send the reply."""
+    await conversation.finish()
+    app_language = query.from_user.language_code
+    await answer_callback(query, reply, conversation.ctx.catalog, app_language)

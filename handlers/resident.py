@@ -18,13 +18,17 @@ from aiogram.types import CallbackQuery, ChatMemberUpdated, Message
 
 from bot.conversation import Conversation, Expired
 from bot.screens import Reply, Screen
-from handlers.render import answer_callback, answer_message
+from handlers.render import respond, respond_to_button
 
 log = logging.getLogger("sabai.resident")
 
 COMMANDS = ("menu", "help", "language", "area", "privacy", "mydata", "forget")
 # Longer text is no answer to anything the bot asks; reading it would only cost time.
 MAX_TEXT = 1000
+
+
+def notice(conversation: Conversation, key: str) -> Reply:
+    return Reply([Screen(conversation.t(key))])
 
 
 def build_router() -> Router:
@@ -36,37 +40,35 @@ def build_router() -> Router:
 
     @router.message(CommandStart())
     async def start(message: Message, command: CommandObject, conversation: Conversation) -> None:
-        await answer_message(message, await conversation.start(command.args))
+        await respond(message, conversation, await conversation.start(command.args))
 
     @router.message(Command(*COMMANDS))
     async def commands(
         message: Message, command: CommandObject, conversation: Conversation
     ) -> None:
-        await answer_message(
-            message, await conversation.command(command.command), conversation.ctx.catalog
-        )
+        await respond(message, conversation, await conversation.command(command.command))
 
     @router.message(F.text.startswith("/"))
     async def unknown_command(message: Message, conversation: Conversation) -> None:
-        await answer_message(message, Reply([Screen(conversation.t("error.unknown_command"))]))
+        await respond(message, conversation, notice(conversation, "error.unknown_command"))
 
     @router.message(F.text)
     async def text(message: Message, conversation: Conversation) -> None:
         assert message.text is not None
         if len(message.text) > MAX_TEXT:
-            reply = Reply([Screen(conversation.t("error.too_long"))])
+            reply = notice(conversation, "error.too_long")
         else:
             reply = await conversation.text(message.text)
-        await answer_message(message, reply, conversation.ctx.catalog)
+        await respond(message, conversation, reply)
 
     @router.message(F.location)
     async def location(message: Message, conversation: Conversation) -> None:
-        await answer_message(message, Reply([Screen(conversation.t("error.location"))]))
+        await respond(message, conversation, notice(conversation, "error.location"))
 
     @router.message()
     async def other_media(message: Message, conversation: Conversation) -> None:
         # Stickers, photos, voice, contacts…: the bot reads text and buttons only.
-        await answer_message(message, Reply([Screen(conversation.t("error.unsupported_media"))]))
+        await respond(message, conversation, notice(conversation, "error.unsupported_media"))
 
     @router.callback_query()
     async def button(query: CallbackQuery, conversation: Conversation) -> None:
@@ -74,9 +76,10 @@ def build_router() -> Router:
             reply = await conversation.action(query.data or "")
         except Expired as exc:
             log.info("stale or forged button %r", exc.args[0] if exc.args else "")
+            await conversation.finish()
             await query.answer(conversation.t("error.expired"), show_alert=True)
             return
-        await answer_callback(query, reply, conversation.ctx.catalog)
+        await respond_to_button(query, conversation, reply)
 
     @router.edited_message()
     async def edited(message: Message) -> None:

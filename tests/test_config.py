@@ -76,6 +76,7 @@ def test_committed_config_documents_every_key(project_dir: Path) -> None:
     text = (project_dir / "config.toml").read_text(encoding="utf-8")
     for key in (
         "api_url",
+        "max_concurrent_updates",
         "polling_timeout",
         "url",
         "default_language",
