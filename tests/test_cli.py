@@ -95,7 +95,7 @@ async def test_run_offline_answers_a_resident(tmp_path: Path, project_dir: Path)
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        async with EmulatorClient(f"http://127.0.0.1:{port}", timeout=10) as client:
+        async with EmulatorClient(f"http://127.0.0.1:{port}", timeout=60) as client:
             for _ in range(200):
                 try:
                     await client.add_user(424242, first_name="Shapla")
@@ -107,8 +107,10 @@ async def test_run_offline_answers_a_resident(tmp_path: Path, project_dir: Path)
             assert "Choose your language" in welcome.text
             assert [label for label, _ in welcome.buttons[0]][1] == "English"
             await client.press_button(424242, welcome.message_id, "lang:en")
-            replies = await client.wait_for_messages(424242, count=1, timeout=20)
-            assert "Where do you live?" in replies[-1].text
+            # The answer edits the welcome message in place: wait for that change.
+            [edited] = await client.messages(424242, changed_after=welcome.seq, wait=20)
+            assert edited.message_id == welcome.message_id
+            assert "Where do you live?" in edited.text
     finally:
         proc.send_signal(signal.SIGINT)
         _, stderr = await asyncio.wait_for(proc.communicate(), timeout=30)
