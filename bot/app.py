@@ -33,6 +33,31 @@ def emulator_token() -> str:
     return f"{EMULATOR_BOT_ID}:" + "sabai-local-emulator-".ljust(35, "x")
 
 
+def keep_response_types() -> tuple[type, ...]:
+    """Build aiogram's response models for the methods Sabai calls, and keep them.
+
+    aiogram makes `Response[T]` per call; pydantic caches these generic models only
+    weakly, so the garbage collector drops them and each rebuild costs milliseconds of
+    schema work in the middle of handling an update. Holding them keeps the cache warm.
+    """
+    from aiogram import methods
+    from aiogram.methods.base import Response
+
+    used = (
+        methods.GetMe,
+        methods.GetUpdates,
+        methods.SendMessage,
+        methods.EditMessageText,
+        methods.EditMessageReplyMarkup,
+        methods.AnswerCallbackQuery,
+        methods.DeleteMessage,
+        methods.SetMyCommands,
+        methods.DeleteMyCommands,
+        methods.SendPhoto,
+    )
+    return tuple(Response[method.__returning__] for method in used)  # type: ignore[name-defined]
+
+
 @dataclass
 class App:
     settings: Settings
@@ -41,6 +66,7 @@ class App:
     ctx: Context
     bot: Bot
     dispatcher: Dispatcher
+    response_types: tuple[type, ...] = ()
 
 
 def make_bot(token: str, api_url: str) -> Bot:
@@ -76,7 +102,7 @@ async def build_app(settings: Settings, token: str, api_url: str) -> AsyncIterat
             tree = await load_tree(session)
         ctx = Context(catalog=catalog, index=index, tree=tree, tz=settings.tz)
         dispatcher = build_dispatcher(sessions, ctx)
-        yield App(settings, engine, sessions, ctx, bot, dispatcher)
+        yield App(settings, engine, sessions, ctx, bot, dispatcher, keep_response_types())
     finally:
         await bot.session.close()
         await engine.dispose()

@@ -154,9 +154,13 @@ class EmulatorServer:
             # loop also ends on its own once the server is closing.
             while not self.emulator.state.closing:
                 state = self.emulator.state
-                state.pending = [u for u in state.pending if state.allowed(u)]
+                # Filtering only while a webhook is set: in polling mode this loop wakes on
+                # every change and must not walk the whole queue each time.
                 if not state.webhook.url or not state.pending:
                     await state.changed(1.0)
+                    continue
+                state.pending = [u for u in state.pending if state.allowed(u)]
+                if not state.pending:
                     continue
                 update = state.pending[0]
                 error = await self._post_update(session, update)
