@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from bot import cli_reach, cli_staff
 from bot.config import ConfigError, Settings, load_settings
 from bot.logging_setup import configure_logging
 
@@ -49,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     content = sub.add_parser("content", help="lessons and strings")
     content_sub = content.add_subparsers(dest="content_command", required=True)
     content_sub.add_parser("check", help="validate every string file")
+    cli_staff.add_commands(sub)
+    cli_reach.add_commands(sub)
     return parser
 
 
@@ -107,6 +110,10 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from bot.content_check import check_all
 
         return check_all(sys.stdout)
+    if args.command in cli_staff.COMMANDS:
+        return await cli_staff.run(args, settings)
+    if args.command in cli_reach.COMMANDS:
+        return await cli_reach.run(args, settings)
     return 2
 
 

@@ -1,4 +1,4 @@
-"""`sabai content check`: every string file parses, every language has every string, HTML is sound."""
+"""`sabai content check`: string files parse, every language has every string, HTML is sound."""
 
 from __future__ import annotations
 
@@ -71,5 +71,11 @@ def check_all(out: TextIO) -> int:
     for finding in findings:
         out.write(f"{finding}\n")
     errors = sum(f.error for f in findings)
-    out.write(f"content check: {errors} errors, {len(findings) - errors} warnings\n")
+    warnings = len(findings) - errors
+    # Lessons are checked by their own module; its counts join the strings' here.
+    from bot.lesson_check import report as report_lessons
+
+    lesson_errors, lesson_warnings = report_lessons(out)
+    errors, warnings = errors + lesson_errors, warnings + lesson_warnings
+    out.write(f"content check: {errors} errors, {warnings} warnings\n")
     return 1 if errors else 0

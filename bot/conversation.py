@@ -51,6 +51,11 @@ class Context:
     tz: ZoneInfo
 
 
+def _plain_number(text: str) -> bool:
+    """0-9 only: str.isdigit() also accepts "¹" and "①", which int() then refuses."""
+    return text.isascii() and text.isdecimal()
+
+
 def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", to_latin_digits(text).strip().lower())
 
@@ -293,7 +298,7 @@ class Conversation:
             raise Expired(token)
         if kind == "br":
             code, _, page = arg.partition(":")
-            if not page.isdigit() or (code and not code.isdigit()):
+            if not _plain_number(page) or (code and not _plain_number(code)):
                 raise Expired(token)
             return Reply([await self.browse_screen(code or None, int(page))])
         if kind == "as":
@@ -365,7 +370,7 @@ class Conversation:
     def _typed_choice(self, screen: Screen, typed: str) -> str | None:
         options = screen.options()
         number = to_latin_digits(typed).strip().rstrip(".")
-        if number.isdigit() and 1 <= int(number) <= len(options):
+        if _plain_number(number) and 1 <= int(number) <= len(options):
             return options[int(number) - 1].action
         wanted = _norm(typed)
         for option in options:
@@ -410,7 +415,7 @@ class Conversation:
 
     async def _choose_area(self, code: str) -> Reply:
         assert self.resident is not None
-        area = self.areas.get(code) if code.isdigit() else None
+        area = self.areas.get(code) if _plain_number(code) else None
         if area is None:
             raise Expired(code)
         self.residents.set_area(self.resident, area.code)

@@ -104,6 +104,22 @@ class Resident(Base):
     awaiting: Mapped[str | None] = mapped_column(String(255))
     consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     status: Mapped[str] = mapped_column(String(16), default="active")
+    # Told by the resident (or by a trainer, with the person's agreement) only if they wish:
+    # None means "not told". Used only for counts per area (the gender gap), never shown alone.
+    gender: Mapped[str | None] = mapped_column(String(16))
+    age_band: Mapped[str | None] = mapped_column(String(8))
+    # "none" or "shared" for assisted residents; None on Telegram (they use their own phone).
+    phone_access: Mapped[str | None] = mapped_column(String(8))
+    # The staff pseudonym of the trainer who registered an assisted resident.
+    registered_by: Mapped[str | None] = mapped_column(String(32))
+    # Which local days of the current 62-day epoch (and the one before) the resident was
+    # reached / did something: a rollup of the event log kept by bot/reach_activity.py so
+    # reach reports need not read the events. Derived data; rebuilt from events when reset.
+    activity_epoch: Mapped[int | None] = mapped_column(Integer)
+    reached_days: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    engaged_days: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    reached_days_before: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    engaged_days_before: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

@@ -9,7 +9,12 @@ from sqlalchemy import MetaData
 from bot.models import Base
 
 # Modules that add tables to Base.metadata. Add a new one here when it defines tables.
-TABLE_MODULES: tuple[str, ...] = ("bot.models",)
+TABLE_MODULES: tuple[str, ...] = (
+    "bot.models",
+    "bot.reach_models",
+    "bot.lesson_models",
+    "bot.staff_models",
+)
 
 
 def metadata() -> MetaData:

@@ -129,6 +129,9 @@ class SenderConfig:
             raise ValueError("batch_size, concurrency and flush_size must be at least 1")
         if self.max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
+        if self.lease.total_seconds() < 2 * self.maintenance_interval:
+            # Leases are renewed during maintenance; a shorter lease would lapse while held.
+            raise ValueError("lease must be at least twice maintenance_interval")
 
 
 @dataclass
@@ -315,10 +318,11 @@ class Sender:
         self._last_maintenance = now_mono
         now = self._clock()
         async with self.sessions.begin() as session:
-            released = await outbox.release_expired_leases(session, now)
-            expired = await outbox.expire_due(session, now)
+            # Our own leases first: releasing before renewing could free rows we still hold.
             if self._held:
                 await outbox.renew_leases(session, self.name, self.config.lease, now)
+            released = await outbox.release_expired_leases(session, now)
+            expired = await outbox.expire_due(session, now)
         if released:
             log.warning("rows of a dead sender taken back", extra={"rows": released})
         self.stats.expired += expired

@@ -45,7 +45,9 @@ def _prepare(url: str) -> None:
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+def prepared_db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> str:
     """A migrated database with the areas imported, once per backend per test run."""
     if request.param == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'sabai.db'}"
@@ -70,15 +72,29 @@ async def _reset_postgres(url: str) -> None:
         await engine.dispose()
 
 
+async def _wipe(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            # Children before parents, so foreign keys never object.
+            for table in reversed(metadata().sorted_tables):
+                if table.name not in KEPT_TABLES:
+                    await conn.execute(table.delete())
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def db_url(prepared_db_url: str) -> str:
+    """The prepared database, with everything but the reference data wiped for this test."""
+    asyncio.run(_wipe(prepared_db_url))
+    return prepared_db_url
+
+
 @pytest.fixture
 async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """A session factory on a clean database (areas kept, people wiped)."""
     engine = create_engine(db_url)
-    async with engine.begin() as conn:
-        # Children before parents, so foreign keys never object.
-        for table in reversed(metadata().sorted_tables):
-            if table.name not in KEPT_TABLES:
-                await conn.execute(table.delete())
     try:
         yield session_factory(engine)
     finally:

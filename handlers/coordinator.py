@@ -1,0 +1,80 @@
+"""Coordinators in chat: `/reach [area]` and `/missing [area]`, in their language, with a chart.
+
+Only updates from people holding the coordinator role (or admin) anywhere reach this router;
+the area asked for must lie inside one of their scopes. Everything shown is suppressed.
+"""
+
+from __future__ import annotations
+
+import html
+
+from aiogram import F, Router
+from aiogram.enums import ChatType
+from aiogram.filters import Command, CommandObject
+from aiogram.types import BufferedInputFile, Message
+
+from bot.conversation import Conversation
+from bot.models import utcnow
+from bot.reach_chat import ChatReport, find_area, missing_chat, reach_chat
+from bot.roles import Role, Staff
+from bot.suppression import DEFAULT_K, Suppressor
+from handlers.roles_filter import HasRole
+
+COMMANDS = ("reach", "missing")
+
+
+def language_of(conversation: Conversation, message: Message) -> str:
+    """The coordinator's language as a resident, else their Telegram app's, else the default."""
+    if conversation.resident is not None and conversation.resident.language:
+        return conversation.resident.language
+    app = (message.from_user.language_code if message.from_user else None) or ""
+    return conversation.ctx.catalog.resolve(app.split("-")[0] or None)
+
+
+def build_router(small_count_k: int = DEFAULT_K) -> Router:
+    """Build the coordinators' reach router (include it before the residents' router)."""
+    router = Router(name="coordinator_reach")
+    # Cheap filters first: roles are looked up only for these two commands.
+    router.message.filter(
+        F.chat.type == ChatType.PRIVATE, Command(*COMMANDS), HasRole(Role.COORDINATOR)
+    )
+    suppressor = Suppressor(small_count_k)
+
+    @router.message(Command(*COMMANDS))
+    async def report(
+        message: Message, command: CommandObject, conversation: Conversation, staff: Staff
+    ) -> None:
+        ctx = conversation.ctx
+        language = language_of(conversation, message)
+
+        def t(key: str, **params: object) -> str:
+            return ctx.catalog.text(language, key, **params)
+
+        scopes = staff.scopes(Role.COORDINATOR)
+        typed = (command.args or "").strip()
+        if typed:
+            code = find_area(ctx.index, typed)
+            if code is None:
+                await message.answer(t("reach.unknown_area", query=html.escape(typed[:80])))
+                return
+        else:
+            code = scopes[0] if scopes else ""
+        if not staff.can(Role.COORDINATOR, code):
+            await message.answer(t("reach.outside_scope"))
+            return
+        build = reach_chat if command.command == "reach" else missing_chat
+        result = await build(
+            conversation.session, code, utcnow(), ctx.tz, ctx.catalog, language, suppressor
+        )
+        await send_report(message, result)
+
+    return router
+
+
+async def send_report(message: Message, result: ChatReport) -> None:
+    """The text first (it fits one screen), then the chart with its legend as caption."""
+    await message.answer(result.text)
+    if result.image is not None:
+        await message.answer_photo(
+            BufferedInputFile(result.image, filename="coverage.png"), caption=result.caption
+        )

@@ -1,0 +1,226 @@
+"""Missing communities on a planted case; suppression in its outputs; the chart image."""
+
+from __future__ import annotations
+
+import json
+import struct
+import unicodedata
+import zlib
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.events import EventKind
+from bot.i18n import Catalog
+from bot.missing import SIBLINGS, missing_report
+from bot.reach import Period
+from bot.reach_chart import MAX_BYTES, Bar, coverage_image
+from bot.reach_render import TextRenderer, missing_csv, missing_document
+from bot.suppression import Suppressor
+from tests.test_reach import NOW, TZ, event, person
+
+# Registered residents per Maulvibazar upazila (population 2022 in the comment).
+PLANTED = {
+    "605865": 10,  # Kulaura 452,153: far behind
+    "605814": 100,  # Barlekha 272,340
+    "605883": 0,  # Sreemangal 350,075: nobody
+    "605835": 40,  # Juri 186,995
+    "605856": 50,  # Kamalganj 281,177
+    "605874": 60,  # Maulvi Bazar Sadar 403,956
+    "605880": 40,  # Rajnagar 271,288
+}
+KULAURA_UNIONS = {"60586510": 8, "60586511": 2}
+
+
+def nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+async def plant(session: AsyncSession) -> Period:
+    p = Period.ending(NOW, 30, TZ)
+    for upazila, count in PLANTED.items():
+        for i in range(count):
+            if upazila == "605865":
+                area = "60586510" if i < 8 else "60586511"
+                gender = "female" if i < 6 else "male"
+            else:
+                area = upazila
+                gender = "female" if i < 60 else "male" if upazila == "605814" else None
+            resident = person(session, area, gender=gender)
+            if upazila == "605814" and i < 10:
+                # Barlekha: 10 engaged before, 4 now (fell by more than half).
+                event(session, resident, EventKind.BUTTON_TAPPED, p.start - timedelta(days=3))
+                if i < 4:
+                    event(session, resident, EventKind.BUTTON_TAPPED, p.start + timedelta(days=3))
+            if upazila == "605835" and i < 6:
+                # Juri: 6 before, 4 now: fell, but by less than half.
+                event(session, resident, EventKind.QUIZ_ANSWERED, p.start - timedelta(days=3))
+                if i < 4:
+                    event(session, resident, EventKind.QUIZ_ANSWERED, p.start + timedelta(days=3))
+    for words, n in (("Baro Haor", 3), (" baro haor ", 1), ("Char Para", 6)):
+        for _ in range(n):
+            person(session, None, unlisted=words)
+    await session.commit()
+    return p
+
+
+async def test_ranking_by_shortfall_against_the_deployment(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session:
+        p = await plant(session)
+        report = await missing_report(session, ["6058"], p, level="upazila")
+    # 300 registered over Maulvibazar's 2,217,984 people.
+    assert report.benchmark == pytest.approx(300 * 10_000 / 2_217_984)
+    ranked = [(row.area.code, row.expected, row.registered, row.shortfall) for row in report.ranked]
+    assert ranked == [("605865", 61, 10, 51), ("605883", 47, 0, 47)]
+    assert [row.area.code for row in report.empty] == ["605883"]
+    assert [row.area.code for row in report.falling(5)] == ["605814"]
+    assert report.unknown == [("char para", 6), ("baro haor", 4)]
+    kulaura = next(row for row in report.ranked if row.area.code == "605865")
+    assert kulaura.area.parent_name_en == "Maulvibazar" and nfc(kulaura.area.name_bn or "") == nfc(
+        "কুলাউড়া"
+    )
+
+
+async def test_unions_are_compared_with_their_siblings(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session:
+        p = await plant(session)
+        report = await missing_report(session, ["605865"], p, level="union")
+    assert {row.basis for row in report.rows} == {SIBLINGS}
+    assert len(report.rows) == 14
+    # 10 residents over 14 unions: an average of 1; 12 unions have nobody.
+    assert len(report.ranked) == 12 and all(row.shortfall == 1 for row in report.ranked)
+    assert "60586510" not in {row.area.code for row in report.ranked}
+    assert len(report.empty) == 12
+    assert all(row.area.population is None for row in report.rows)
+
+
+async def test_missing_outputs_suppress_small_counts(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session:
+        p = await plant(session)
+        report = await missing_report(session, ["6058"], p, level="upazila")
+        unions = await missing_report(session, ["605865"], p, level="union")
+    s = Suppressor(5)
+    document = missing_document(report, s)
+    assert document["schema"] == "sabai.missing/1"
+    first = document["ranked"][0]
+    assert (first["rank"], first["area_code"], first["shortfall"]) == (1, "605865", 51)
+    assert first["registered"] == 10 and first["coverage"] == pytest.approx(0.2, abs=0.05)
+    assert {"typed": "baro haor", "count": None, "suppressed": True} in document["unknown_areas"]
+    gender = {g["area_code"]: g for g in document["gender"]}
+    assert gender["605865"]["male"] is None and gender["605865"]["gap"] is None  # 4 men
+    assert gender["605814"]["female_share"] == 0.6
+    assert gender["605814"]["gap"] == pytest.approx(144148 / 272340 - 0.6, abs=0.001)
+    # Union level: every union ranked has nobody (0 is shown, never hidden).
+    union_doc = missing_document(unions, s, top=None)
+    assert {row["registered"] for row in union_doc["ranked"]} == {0}
+    csv_rows = missing_csv(unions, s).splitlines()
+    assert csv_rows[0].startswith("rank,area_code") and len(csv_rows) == 13
+    text = TextRenderer(Catalog.load(), "en", s, markup=True).missing(report, "Maulvibazar")
+    assert "baro haor" in text and "&lt;5" in text
+    assert "Kulaura, Maulvibazar" in text and "short by 51" in text
+    assert "Sreemangal" in text  # nobody registered
+    assert "Barlekha" in text  # engagement fell
+    assert len(text) < 3000
+    open_document = missing_document(report, Suppressor.off())
+    assert {"typed": "baro haor", "count": 4, "suppressed": False} in open_document["unknown_areas"]
+
+
+async def test_missing_text_in_bangla(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions() as session:
+        p = await plant(session)
+        report = await missing_report(session, ["6058"], p, level="upazila")
+    text = TextRenderer(Catalog.load(), "bn", Suppressor(5), markup=True).missing(
+        report, "মৌলভীবাজার"
+    )
+    assert nfc("কুলাউড়া") in nfc(text) and "ঘাটতি ৫১" in text
+    assert not any(ch.isascii() and ch.isdigit() for ch in text.replace("10,000", ""))
+
+
+def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    chunks, offset = [], 8
+    while offset < len(data):
+        (length,) = struct.unpack(">I", data[offset : offset + 4])
+        kind = data[offset + 4 : offset + 8]
+        body = data[offset + 8 : offset + 8 + length]
+        (crc,) = struct.unpack(">I", data[offset + 8 + length : offset + 12 + length])
+        assert crc == zlib.crc32(kind + body) & 0xFFFFFFFF
+        chunks.append((kind, body))
+        offset += 12 + length
+    return chunks
+
+
+@pytest.mark.parametrize("codes", [list(PLANTED), [*KULAURA_UNIONS, "60586513"]])
+def test_chart_is_a_valid_small_png(codes: list[str]) -> None:
+    bars = [
+        Bar(code, n, 300_000 if len(code) == 6 else None, None if len(code) == 6 else 5)
+        for code, n in zip(codes, (10, 100, 0, 40, 50, 60, 40), strict=False)
+    ]
+    image = coverage_image(bars, 1.35, Suppressor(5))
+    assert len(image) < MAX_BYTES
+    chunks = _png_chunks(image)
+    kinds = [kind for kind, _ in chunks]
+    assert kinds[0] == b"IHDR" and kinds[-1] == b"IEND" and b"IDAT" in kinds
+    width, height = struct.unpack(">II", chunks[0][1][:8])
+    raw = zlib.decompress(b"".join(body for kind, body in chunks if kind == b"IDAT"))
+    assert len(raw) == height * (width + 1)
+    assert len(set(raw)) > 3  # more than background and borders: areas are coloured
+
+
+def test_chart_hides_what_suppression_hides() -> None:
+    s = Suppressor(5)
+    # An area with 3 registered is drawn exactly like one with no census figure.
+    small = coverage_image([Bar("605865", 3, 452_153)], 1.0, s)
+    unknown = coverage_image([Bar("605865", 40, None)], 1.0, s)
+    assert small == unknown
+
+
+async def test_cli_json_schema(sessions: async_sessionmaker[AsyncSession], db_url: str) -> None:
+    import argparse
+    import io
+
+    from bot import cli_reach
+    from tests.botkit import test_settings
+
+    async with sessions() as session:
+        await plant(session)
+    out = io.StringIO()
+    args = argparse.Namespace(
+        command="missing",
+        area="6058",
+        level="upazila",
+        top=1,
+        period="30d",
+        format="json",
+        language="en",
+        unsuppressed=False,
+    )
+    assert await cli_reach.run(args, test_settings(db_url), out) == 0
+    document = json.loads(out.getvalue())
+    assert [row["area_code"] for row in document["ranked"]] == ["605865"]
+    for key in (
+        "area_code",
+        "name_en",
+        "name_bn",
+        "level",
+        "population",
+        "population_year",
+        "registered",
+        "reached",
+        "engaged",
+        "coverage",
+        "shortfall",
+        "suppressed",
+    ):
+        assert key in document["ranked"][0]
+    out = io.StringIO()
+    args.command, args.format = "reach", "csv"
+    assert await cli_reach.run(args, test_settings(db_url), out) == 0
+    assert out.getvalue().startswith("area_code,name_en,name_bn,level")

@@ -1,0 +1,289 @@
+"""Reach definitions on hand-built data with known answers, on SQLite and PostgreSQL.
+
+The same figures must come out of the activity rollup (fast path) and straight from the event
+log (slow path), so most tests run both ways.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.assisted import AssistedPerson, register_person
+from bot.events import EventKind, record_for
+from bot.models import Resident, new_pseudonym
+from bot.reach import Figures, Period, figures_by_group, reach_report
+from bot.reach_activity import EPOCH_DAYS, _Row, masks
+from bot.reach_render import reach_csv, reach_document
+from bot.residents import ResidentService
+from bot.suppression import Suppressor
+
+NOW = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)  # noon in Dhaka
+TZ = ZoneInfo("Asia/Dhaka")
+LONG_AGO = NOW - timedelta(days=100)
+U1, U2 = "60586510", "60586511"  # unions of Kulaura
+KULAURA, BARLEKHA, MAULVIBAZAR = "605865", "605814", "6058"
+SYLHET_UNION = "60910811"
+
+
+def period(fast: bool) -> Period:
+    p = Period.ending(NOW, 30, TZ)
+    # Without a timezone the period cannot use the rollup: figures come from the events.
+    return p if fast else Period(p.start, p.end)
+
+
+def person(
+    session: AsyncSession,
+    area: str | None,
+    *,
+    channel: str = "telegram",
+    consent: datetime | None = LONG_AGO,
+    status: str = "active",
+    gender: str | None = None,
+    unlisted: str | None = None,
+) -> Resident:
+    resident = Resident(
+        pseudonym=new_pseudonym(),
+        channel=channel,
+        area_code=area,
+        area_unlisted_text=unlisted,
+        consent_at=consent,
+        status=status,
+        gender=gender,
+        language="bn",
+        created_at=consent or LONG_AGO,
+    )
+    session.add(resident)
+    return resident
+
+
+def event(session: AsyncSession, resident: Resident, kind: EventKind, at: datetime) -> None:
+    record_for(session, kind, resident.pseudonym, resident.area_code, at=at)
+
+
+@dataclass
+class Planted:
+    period: Period
+
+
+async def plant(session: AsyncSession) -> Planted:
+    """The scenario the expected figures below are worked out from."""
+    p = Period.ending(NOW, 30, TZ)
+    r1 = person(session, U1)
+    event(session, r1, EventKind.MESSAGE_DELIVERED, p.start)  # first instant: counts
+    event(session, r1, EventKind.BUTTON_TAPPED, p.start - timedelta(microseconds=1))  # before
+    r2 = person(session, U1)
+    event(session, r2, EventKind.ALERT_DELIVERED, p.end)  # first instant after: does not
+    event(session, r2, EventKind.DELIVERY_FAILED, p.start + timedelta(days=1))  # not reached
+    r4 = person(session, KULAURA, status="unreachable", gender="female")
+    event(session, r4, EventKind.LESSON_COMPLETED, p.start + timedelta(days=3))
+    r5 = person(session, U2)  # to be forgotten
+    event(session, r5, EventKind.MESSAGE_DELIVERED, p.start + timedelta(days=2))
+    event(session, r5, EventKind.LESSON_COMPLETED, p.start + timedelta(days=2))
+    r6 = person(session, BARLEKHA, consent=p.start + timedelta(days=5), gender="male")
+    event(session, r6, EventKind.CONSENTED, p.start + timedelta(days=5))
+    r7 = person(session, SYLHET_UNION)
+    event(session, r7, EventKind.PUSH_DELIVERED, NOW - timedelta(days=45))  # previous period
+    r8 = person(session, U1, consent=None)  # never finished signing up
+    event(session, r8, EventKind.LANGUAGE_SET, NOW - timedelta(days=1))
+    await session.flush()
+    # An assisted resident who attended a workshop in the period.
+    await register_person(
+        session,
+        AssistedPerson(U2, "syl", "shared", attended_on=date(2026, 11, 20)),
+        "st-trainer",
+        TZ,
+        now=LONG_AGO,
+    )
+    await session.flush()
+    await ResidentService(session).forget(r5)
+    await session.commit()
+    return Planted(p)
+
+
+FAST_AND_SLOW = pytest.mark.parametrize("fast", [True, False], ids=["rollup", "events"])
+
+
+@FAST_AND_SLOW
+async def test_definitions_for_an_upazila_and_its_unions(
+    sessions: async_sessionmaker[AsyncSession], fast: bool
+) -> None:
+    async with sessions() as session:
+        await plant(session)
+        report = await reach_report(session, KULAURA, period(fast))
+    total = report.total.current
+    # r1, r2, r4 and the assisted person; r5 was forgotten, r8 never consented.
+    assert (total.registered, total.own_phone, total.assisted) == (4, 3, 1)
+    assert total.reached == 2  # r1 (at the first instant), the assisted person (attendance)
+    assert total.engaged == 2  # r4 (lesson), the assisted person (attendance)
+    assert total.unreachable == 1
+    # Actions stay counted where they happened after their author is forgotten.
+    assert total.lessons_completed == 2
+    before = report.total.previous
+    assert (before.registered, before.reached, before.engaged) == (4, 0, 1)  # r1's tap
+    by_code = {child.area.code: child.current for child in report.children}
+    assert (by_code[U1].registered, by_code[U1].reached, by_code[U1].engaged) == (2, 1, 0)
+    assert (by_code[U2].registered, by_code[U2].reached, by_code[U2].engaged) == (1, 1, 1)
+    # r4 chose "all of Kulaura": counted in Kulaura's total, placed in no union.
+    assert report.unplaced.registered == 1 and report.unplaced.engaged == 1
+    assert report.total.area.population == 452153 and report.total.area.population_year == 2022
+
+
+@FAST_AND_SLOW
+async def test_figures_roll_up_the_hierarchy(
+    sessions: async_sessionmaker[AsyncSession], fast: bool
+) -> None:
+    async with sessions() as session:
+        await plant(session)
+        district = await reach_report(session, MAULVIBAZAR, period(fast))
+        division = await reach_report(session, "60", period(fast))
+        country = await reach_report(session, None, period(fast))
+    children = {c.area.code: c.current for c in district.children}
+    assert children[KULAURA].registered == 4
+    assert children[BARLEKHA].registered == 1 and children[BARLEKHA].engaged == 1
+    assert district.total.previous.registered == 4
+    assert district.total.current.registered == 5
+    assert sum((c.current for c in district.children), Figures()) == district.total.current
+    assert division.total.current.registered == 6
+    assert {c.area.code: c.current.registered for c in division.children}["6091"] == 1
+    # r7 was reached in the previous period only.
+    sylhet = {c.area.code: c for c in division.children}["6091"]
+    assert (sylhet.current.reached, sylhet.previous.reached) == (0, 1)
+    assert country.total.current.registered == 6
+    assert district.total.area.population == 2217984
+
+
+async def test_unknown_area_code(sessions: async_sessionmaker[AsyncSession]) -> None:
+    from bot.reach import UnknownArea
+
+    async with sessions() as session:
+        with pytest.raises(UnknownArea):
+            await reach_report(session, "99", period(True))
+
+
+def test_periods_are_whole_local_days() -> None:
+    p = Period.ending(NOW, 30, TZ)
+    assert p.start == datetime(2026, 10, 31, 18, 0, tzinfo=UTC)  # 1 Nov 00:00 in Dhaka
+    assert p.end == datetime(2026, 11, 30, 18, 0, tzinfo=UTC)
+    assert p.previous() == Period(datetime(2026, 10, 1, 18, tzinfo=UTC), p.start)
+    with pytest.raises(ValueError):
+        Period(NOW.replace(tzinfo=None), NOW + timedelta(days=1))
+
+
+def test_rollup_row_moves_to_newer_epochs() -> None:
+    base = 11934 * EPOCH_DAYS
+    row = _Row(11934)
+    row.add(base + 1, True, False)
+    row.add(base - 1, False, True)  # the epoch before
+    assert (row.reached, row.engaged_before) == (2, 1 << (EPOCH_DAYS - 1))
+    row.add(base + EPOCH_DAYS, True, True)  # next epoch: shift
+    assert row.epoch == 11935 and row.reached_before == 2 and row.engaged_before == 0
+    assert row.reached == 1 and row.engaged == 1
+    row.add(base - 5, True, True)  # too old now: dropped
+    assert row.reached_before == 2
+    m = masks(base - 2, base + 2, 11934)
+    assert m.now == 0b11 and m.before == 0b11 << (EPOCH_DAYS - 2)
+
+
+KINDS = [
+    EventKind.MESSAGE_DELIVERED,
+    EventKind.BUTTON_TAPPED,
+    EventKind.DELIVERY_FAILED,
+    EventKind.LESSON_COMPLETED,
+    EventKind.ATTENDANCE_RECORDED,
+]
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 3),  # resident
+            st.sampled_from(KINDS),
+            st.integers(-70 * 24, 3 * 24),  # hours from NOW
+        ),
+        max_size=25,
+    ),
+    st.integers(1, 31),
+)
+async def test_rollup_agrees_with_the_event_log(
+    sessions: async_sessionmaker[AsyncSession],
+    events: list[tuple[int, EventKind, int]],
+    days: int,
+) -> None:
+    """Any events, any period of up to 31 days: both ways give the same figures."""
+    async with sessions() as session:
+        await session.execute(Resident.__table__.delete())
+        from bot.models import Event
+        from bot.reach_models import ReachState
+
+        await session.execute(Event.__table__.delete())
+        await session.execute(ReachState.__table__.delete())
+        people = [person(session, area) for area in (U1, U1, U2, BARLEKHA)]
+        for who, kind, hours in events:
+            event(session, people[who], kind, NOW + timedelta(hours=hours))
+        await session.commit()
+        fast = Period.ending(NOW, days, TZ)
+        slow = Period(fast.start, fast.end)
+        assert await figures_by_group(session, MAULVIBAZAR, 6, fast) == await figures_by_group(
+            session, MAULVIBAZAR, 6, slow
+        )
+        await session.commit()
+
+
+async def test_reach_outputs_suppress_small_counts(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session:
+        await plant(session)
+        report = await reach_report(session, KULAURA, period(True))
+    s = Suppressor(5)
+    document = reach_document(report, s)
+    assert document["schema"] == "sabai.reach/1"
+    area = document["area"]
+    # Every count is below 5 here: shown nowhere, flagged everywhere, rates withheld.
+    assert area["registered"] is None and area["suppressed"]["registered"] is True
+    assert area["coverage"] is None and area["change"]["reached"] is None
+    assert area["population"] == 452153  # census figures are not counts of residents
+    u1 = next(c for c in document["children"] if c["area_code"] == U1)
+    assert u1["registered"] is None and u1["reached"] is None
+    zero = next(c for c in document["children"] if c["area_code"] == "60586513")
+    assert zero["registered"] == 0 and zero["suppressed"]["registered"] is False
+    text = json.dumps(document)
+    for small in ('"registered": 4', '"reached": 2', '"registered": 2'):
+        assert small not in text
+    csv_text = reach_csv(report, s)
+    header, first = csv_text.splitlines()[:2]
+    row = dict(zip(header.split(","), first.split(","), strict=True))
+    assert row["registered"] == "<5" and row["reached"] == "<5" and row["coverage"] == ""
+    # Unsuppressed, the same report shows the numbers (what an admin's export gets).
+    open_doc = reach_document(report, Suppressor.off())
+    assert open_doc["area"]["registered"] == 4 and open_doc["suppression"]["applied"] is False
+
+
+async def test_reach_text_in_bangla_uses_bengali_digits(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    from bot.i18n import Catalog
+    from bot.reach_render import TextRenderer
+
+    async with sessions() as session:
+        await plant(session)
+        report = await reach_report(session, MAULVIBAZAR, period(True))
+    text = TextRenderer(Catalog.load(), "bn", Suppressor(3), markup=True).reach(report)
+    assert "মৌলভীবাজার" in text
+    assert "&lt;৩" in text  # suppressed counts, escaped for Telegram HTML
+    assert "২২,১৭,৯৮৪" in text  # population in lakh grouping and Bengali digits
+    assert not any(ch.isascii() and ch.isdigit() for ch in text.replace("10,000", ""))
+    assert len(text) < 1500
