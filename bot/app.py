@@ -20,6 +20,8 @@ from bot.config import Settings
 from bot.conversation import Context
 from bot.db import create_engine, session_factory, upgrade
 from bot.i18n import Catalog
+from bot.lesson_flow import LessonFlow
+from bot.lessons import Library
 
 log = logging.getLogger("sabai.app")
 
@@ -66,6 +68,7 @@ class App:
     ctx: Context
     bot: Bot
     dispatcher: Dispatcher
+    library: Library
     response_types: tuple[type, ...] = ()
 
 
@@ -100,9 +103,19 @@ async def build_app(settings: Settings, token: str, api_url: str) -> AsyncIterat
         async with sessions() as session:
             index = await load_index(session)
             tree = await load_tree(session)
-        ctx = Context(catalog=catalog, index=index, tree=tree, tz=settings.tz)
-        dispatcher = build_dispatcher(sessions, ctx)
-        yield App(settings, engine, sessions, ctx, bot, dispatcher, keep_response_types())
+        library = Library.load()
+        ctx = Context(
+            catalog=catalog,
+            index=index,
+            tree=tree,
+            tz=settings.tz,
+            menu_actions={
+                "lessons": lambda conversation: LessonFlow(conversation, library).lessons()
+            },
+            settings_options=(("settings.profile", "pf:open"),),
+        )
+        dispatcher = build_dispatcher(sessions, ctx, settings, library)
+        yield App(settings, engine, sessions, ctx, bot, dispatcher, library, keep_response_types())
     finally:
         await bot.session.close()
         await engine.dispose()

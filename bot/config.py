@@ -34,6 +34,15 @@ class Settings:
     emulator_port: int = 8081
     log_level: str = "INFO"
     small_count_k: int = 5
+    retention_days: int = 400
+    send_rate: float = 25.0
+    run_sender: bool = True
+    redis_url: str = field(default="", repr=False)
+    run_scheduler: bool = True
+    flood_updates: int = 20
+    flood_window_seconds: int = 10
+    # Signs staff buttons; from SABAI_CALLBACK_SECRET, else generated once and kept in the DB.
+    callback_secret: str | None = field(default=None, repr=False)
     config_path: Path | None = None
 
     @property
@@ -46,10 +55,28 @@ class Settings:
         return ZoneInfo(self.timezone)
 
 
+# Every key config.toml may hold; anything else is a typo that would otherwise be ignored.
+KNOWN_KEYS: Mapping[str, frozenset[str]] = {
+    "telegram": frozenset({"api_url", "polling_timeout", "max_concurrent_updates"}),
+    "database": frozenset({"url"}),
+    "locale": frozenset({"default_language", "timezone"}),
+    "emulator": frozenset({"host", "port"}),
+    "logging": frozenset({"level"}),
+    "privacy": frozenset({"small_count_k", "retention_days"}),
+    "sending": frozenset({"rate_per_second", "run_sender", "redis_url", "run_scheduler"}),
+    "limits": frozenset({"flood_updates", "flood_window_seconds"}),
+}
+
+
 def _section(data: Mapping[str, Any], name: str, path: Path) -> Mapping[str, Any]:
     value = data.get(name, {})
     if not isinstance(value, Mapping):
         raise ConfigError(f"{path}: [{name}] must be a table")
+    unknown = sorted(set(value) - KNOWN_KEYS[name])
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown key {name}.{unknown[0]} (known: {sorted(KNOWN_KEYS[name])})"
+        )
     return value
 
 
@@ -87,12 +114,20 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] = os.envi
     elif "SABAI_CONFIG" in environ:
         raise ConfigError(f"SABAI_CONFIG points to {path}, which does not exist")
 
+    for name in data:
+        if name not in KNOWN_KEYS:
+            raise ConfigError(f"{path}: unknown section [{name}] (known: {sorted(KNOWN_KEYS)})")
     telegram = _section(data, "telegram", path)
     database = _section(data, "database", path)
     locale = _section(data, "locale", path)
     emulator = _section(data, "emulator", path)
     logging_ = _section(data, "logging", path)
     privacy = _section(data, "privacy", path)
+    limits = _section(data, "limits", path)
+    sending = _section(data, "sending", path)
+    rate = sending.get("rate_per_second", 25)
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate <= 1000:
+        raise ConfigError(f"sending.rate_per_second must be between 0 and 1000, got {rate}")
 
     token = environ.get("SABAI_BOT_TOKEN", "").strip() or None
     if token is not None and ":" not in token:
@@ -140,5 +175,14 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] = os.envi
         emulator_port=_typed(emulator, "port", int, 8081, "emulator"),
         log_level=level.upper(),
         small_count_k=k,
+        retention_days=_positive(privacy, "retention_days", 400, "privacy"),
+        send_rate=float(rate),
+        run_sender=_typed(sending, "run_sender", bool, True, "sending"),
+        redis_url=environ.get("SABAI_REDIS_URL")
+        or _typed(sending, "redis_url", str, "", "sending"),
+        run_scheduler=_typed(sending, "run_scheduler", bool, True, "sending"),
+        flood_updates=_positive(limits, "flood_updates", 20, "limits"),
+        flood_window_seconds=_positive(limits, "flood_window_seconds", 10, "limits"),
+        callback_secret=environ.get("SABAI_CALLBACK_SECRET") or None,
         config_path=path,
     )

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -43,12 +44,22 @@ class Expired(Exception):
     """A button or choice that no longer applies (stale, forged or from an old screen)."""
 
 
+MenuAction = Callable[["Conversation"], Awaitable[Reply]]
+
+
 @dataclass(frozen=True)
 class Context:
+    """What every conversation shares: strings, areas, timezone, and the features that
+    plug into the menu and settings without this module importing them."""
+
     catalog: Catalog
     index: AreaIndex
     tree: AreaTree
     tz: ZoneInfo
+    # Menu item → the feature that answers it (e.g. "lessons" → the lesson list).
+    menu_actions: Mapping[str, MenuAction] = field(default_factory=dict)
+    # Extra settings buttons: (string key of the label, action token).
+    settings_options: tuple[tuple[str, str], ...] = ()
 
 
 def _plain_number(text: str) -> bool:
@@ -210,6 +221,7 @@ class Conversation:
         options = [
             Option(self.t("settings.language"), "st:language"),
             Option(self.t("settings.area"), "st:area"),
+            *(Option(self.t(key), action) for key, action in self.ctx.settings_options),
             Option(self.t("settings.back"), "m:back"),
         ]
         return Screen(self.t("settings.title"), rows_of(options, 1))
@@ -481,6 +493,9 @@ class Conversation:
         if item not in (*MENU_ITEMS, "back"):
             raise Expired(item)
         record(self.session, EventKind.BUTTON_TAPPED, self.resident, {"menu": item})
+        feature = self.ctx.menu_actions.get(item)
+        if feature is not None:
+            return await feature(self)
         if item == "settings":
             return Reply([self.settings_screen()])
         if item == "mydata":

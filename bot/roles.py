@@ -84,7 +84,8 @@ def covers(scope_code: str, area_code: str) -> bool:
     """Tell whether a role in `scope_code` reaches `area_code` ("" covers the whole country)."""
     if scope_code == NATIONAL:
         return True
-    return area_code.startswith(scope_code) and area_code.isdigit()
+    # isascii: str.isdigit() also takes "¹" and "৬", which are no area codes.
+    return area_code.startswith(scope_code) and area_code.isascii() and area_code.isdigit()
 
 
 def is_area_code(code: str) -> bool:

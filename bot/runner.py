@@ -8,6 +8,7 @@ import logging
 import sys
 
 from bot.app import EMULATOR_BOT_ID, build_app, emulator_token
+from bot.background import background
 from bot.config import Settings
 from bot.db import PROJECT_DIR
 from bot.logging_setup import configure_logging
@@ -46,6 +47,7 @@ async def _run(settings: Settings, chatting: bool) -> int:
             api_url, token = settings.telegram_api, settings.bot_token
             log.info("connecting to the Bot API", extra={"api": api_url})
         app = await stack.enter_async_context(build_app(settings, token, api_url))
+        await stack.enter_async_context(background(app, settings))
         await register(app.bot, app.ctx.catalog)
         polling = asyncio.create_task(
             app.dispatcher.start_polling(
@@ -53,6 +55,8 @@ async def _run(settings: Settings, chatting: bool) -> int:
                 polling_timeout=settings.polling_timeout,
                 handle_signals=not chatting,
                 tasks_concurrency_limit=settings.max_concurrent_updates,
+                # The sender still needs the session; build_app closes it last.
+                close_bot_session=False,
             )
         )
         if not chatting:

@@ -16,11 +16,13 @@ scheduler against a job store (see FACTS.md).
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import make_url
@@ -37,6 +39,9 @@ JOB_TABLE = "apscheduler_jobs"
 RECONCILE_MINUTES = 5
 
 
+SendText = Callable[[int, str], Awaitable[None]]
+
+
 @dataclass
 class Runtime:
     """What stored jobs need at run time, set by `build_scheduler`."""
@@ -45,6 +50,9 @@ class Runtime:
     sessions: async_sessionmaker[AsyncSession]
     library: Library
     catalog: Catalog
+    settings: Settings
+    # Sends one message to one chat now (the digest: one per coordinator a week).
+    send_text: SendText | None = None
 
 
 _runtime: Runtime | None = None
@@ -66,6 +74,7 @@ def build_scheduler(
     sessions: async_sessionmaker[AsyncSession],
     library: Library | None = None,
     catalog: Catalog | None = None,
+    send_text: SendText | None = None,
 ) -> AsyncIOScheduler:
     """Build (not start) the scheduler; start it with `scheduler.start()` inside the loop."""
     global _runtime
@@ -82,6 +91,8 @@ def build_scheduler(
         sessions,
         library or Library.load(),
         catalog or Catalog.load(default_language=settings.default_language),
+        settings,
+        send_text,
     )
     scheduler.add_job(
         reconcile_job,
@@ -90,6 +101,17 @@ def build_scheduler(
         replace_existing=True,
         # At start too: courses confirmed while the scheduler was down get their jobs at once.
         next_run_time=datetime.now(UTC),
+    )
+    # The digest job decides itself whether this week's digest is due (Monday 09:00 local)
+    # and remembers what it sent, so an hourly check neither misses nor repeats one.
+    scheduler.add_job(
+        digest_job, IntervalTrigger(hours=1), id="reach:digest", replace_existing=True
+    )
+    scheduler.add_job(
+        retention_job,
+        CronTrigger(hour=3, minute=30, timezone=settings.tz),
+        id="events:retention",
+        replace_existing=True,
     )
     return scheduler
 
@@ -150,3 +172,34 @@ async def course_job(course_id: int, index: int) -> None:
     )
     if result.next_index is not None and result.next_at is not None:
         schedule_course(runtime.scheduler, course_id, result.next_index, result.next_at)
+
+
+async def digest_job() -> None:
+    """Scheduler entry point: send each coordinator the weekly digest when it is due."""
+    from bot.digest import weekly_digest_job
+    from bot.models import utcnow
+
+    runtime = _current()
+    if runtime.send_text is None:
+        return
+    sent = await weekly_digest_job(
+        runtime.sessions,
+        runtime.send_text,
+        utcnow(),
+        catalog=runtime.catalog,
+        tz=runtime.settings.tz,
+        k=runtime.settings.small_count_k,
+    )
+    if sent:
+        log.info("weekly digests sent", extra={"digests": sent})
+
+
+async def retention_job() -> None:
+    """Scheduler entry point: fold events older than the retention period into totals."""
+    from bot import retention
+
+    runtime = _current()
+    report = await retention.retention_job(
+        runtime.sessions, runtime.settings.retention_days, runtime.settings.tz
+    )
+    log.info("retention run", extra={"report": str(report)})

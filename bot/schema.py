@@ -14,6 +14,7 @@ TABLE_MODULES: tuple[str, ...] = (
     "bot.reach_models",
     "bot.lesson_models",
     "bot.staff_models",
+    "bot.alert_models",
 )
 
 

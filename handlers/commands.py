@@ -7,7 +7,20 @@ from aiogram.types import BotCommand, BotCommandScopeChat
 
 from bot.i18n import Catalog
 
-COMMAND_ORDER = ("start", "menu", "language", "area", "privacy", "mydata", "forget", "help")
+COMMAND_ORDER = (
+    "start",
+    "menu",
+    "lessons",
+    "join",
+    "community",
+    "language",
+    "area",
+    "profile",
+    "privacy",
+    "mydata",
+    "forget",
+    "help",
+)
 # Telegram keys command lists by the app's interface language; Sylheti has no
 # such code, so Sylheti speakers get a per-chat list when they choose it.
 TELEGRAM_LANGUAGES = ("bn", "en")

@@ -1,0 +1,57 @@
+"""Work that runs beside the dispatcher: the outbox sender and the scheduler."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from bot.app import App
+from bot.config import Settings
+
+log = logging.getLogger("sabai.background")
+
+
+@asynccontextmanager
+async def background(app: App, settings: Settings) -> AsyncIterator[None]:
+    """Run the sender and the scheduler (each where the config says so) until exit."""
+    from bot.rate_limit import MemoryRateLimiter, RateLimiter, RateLimits, RedisRateLimiter
+    from bot.scheduler import build_scheduler
+    from bot.sender import Sender
+    from bot.telegram_transport import AiogramTransport
+
+    stop = asyncio.Event()
+    sender_task: asyncio.Task[None] | None = None
+    if settings.run_sender:
+        limits = RateLimits(per_second=settings.send_rate)
+        limiter: RateLimiter
+        if settings.redis_url:
+            from redis.asyncio import Redis
+
+            limiter = RedisRateLimiter(Redis.from_url(settings.redis_url), limits)
+        else:
+            limiter = MemoryRateLimiter(limits)
+        sender = Sender(app.sessions, AiogramTransport(app.bot), limiter)
+        sender_task = asyncio.create_task(sender.run(stop), name="sabai-sender")
+
+    scheduler = None
+    if settings.run_scheduler:
+
+        async def send_text(chat_id: int, text: str) -> None:
+            await app.bot.send_message(chat_id, text)
+
+        scheduler = build_scheduler(
+            settings, app.sessions, app.library, app.ctx.catalog, send_text=send_text
+        )
+        scheduler.start()
+    try:
+        yield
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        stop.set()
+        if sender_task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender_task
