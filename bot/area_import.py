@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.i18n import is_plain_number
 from bot.models import Area, AreaPopulation
 
 LEVELS = ("division", "district", "upazila", "union")
@@ -59,7 +60,11 @@ def read_areas(path: Path) -> list[dict[str, Any]]:
     areas: list[dict[str, Any]] = []
     for line, row in _rows(path):
         code, level = (row.get("code") or "").strip(), (row.get("level") or "").strip()
-        if not code.isdigit() or level not in LEVELS or not (row.get("name_en") or "").strip():
+        if (
+            not is_plain_number(code)
+            or level not in LEVELS
+            or not (row.get("name_en") or "").strip()
+        ):
             raise AreaDataError(f"{path}:{line}: needs a numeric code, a level and name_en")
         areas.append(
             {

@@ -22,6 +22,8 @@ from functools import lru_cache
 from itertools import chain
 from typing import NamedTuple
 
+from bot.i18n import is_plain_number
+
 LEVELS = ("division", "district", "upazila", "union")
 # A Telegram message can be 4,096 characters; no area name is longer than this, so the rest
 # of a long message is noise that would only cost time.
@@ -350,7 +352,7 @@ def _token(word: str) -> _Token | None:
             return None
         return _Token(raw, folded, True, folded in _SOFT_BN_FOLDED)
     raw = unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode("ascii")
-    if raw.isdigit():
+    if is_plain_number(raw):
         raw = raw.lstrip("0") or "0"  # "Ward No-01" is ward 1
     folded = _fold_latin(raw)
     if not folded or folded in _GENERIC_LATIN_FOLDED:

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot import cli_reach, cli_staff
+from bot import cli_alerts, cli_reach, cli_staff
 from bot.config import ConfigError, Settings, load_settings
 from bot.logging_setup import configure_logging
 
@@ -52,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     content_sub.add_parser("check", help="validate every string file")
     cli_staff.add_commands(sub)
     cli_reach.add_commands(sub)
+    cli_alerts.add_commands(sub)
     return parser
 
 
@@ -114,6 +115,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return await cli_staff.run(args, settings)
     if args.command in cli_reach.COMMANDS:
         return await cli_reach.run(args, settings)
+    if args.command in cli_alerts.COMMANDS:
+        return await cli_alerts.run(args, settings)
     return 2
 
 

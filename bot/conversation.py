@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.area_search import AreaIndex
 from bot.areas import AreaTree, AreaView, describe, display_name
 from bot.events import EventKind, record
-from bot.i18n import LANGUAGES, Catalog, format_when, to_latin_digits
+from bot.i18n import LANGUAGES, Catalog, format_when, is_plain_number, to_latin_digits
 from bot.models import Resident, utcnow
 from bot.residents import ResidentService, TelegramUser
 from bot.screens import Option, Reply, Screen, rows_of
@@ -60,11 +60,6 @@ class Context:
     menu_actions: Mapping[str, MenuAction] = field(default_factory=dict)
     # Extra settings buttons: (string key of the label, action token).
     settings_options: tuple[tuple[str, str], ...] = ()
-
-
-def _plain_number(text: str) -> bool:
-    """0-9 only: str.isdigit() also accepts "¹" and "①", which int() then refuses."""
-    return text.isascii() and text.isdecimal()
 
 
 def _norm(text: str) -> str:
@@ -310,7 +305,7 @@ class Conversation:
             raise Expired(token)
         if kind == "br":
             code, _, page = arg.partition(":")
-            if not _plain_number(page) or (code and not _plain_number(code)):
+            if not is_plain_number(page) or (code and not is_plain_number(code)):
                 raise Expired(token)
             return Reply([await self.browse_screen(code or None, int(page))])
         if kind == "as":
@@ -382,7 +377,7 @@ class Conversation:
     def _typed_choice(self, screen: Screen, typed: str) -> str | None:
         options = screen.options()
         number = to_latin_digits(typed).strip().rstrip(".")
-        if _plain_number(number) and 1 <= int(number) <= len(options):
+        if is_plain_number(number) and 1 <= int(number) <= len(options):
             return options[int(number) - 1].action
         wanted = _norm(typed)
         for option in options:
@@ -427,7 +422,7 @@ class Conversation:
 
     async def _choose_area(self, code: str) -> Reply:
         assert self.resident is not None
-        area = self.areas.get(code) if _plain_number(code) else None
+        area = self.areas.get(code) if is_plain_number(code) else None
         if area is None:
             raise Expired(code)
         self.residents.set_area(self.resident, area.code)

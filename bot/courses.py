@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.i18n import Catalog
+from bot.i18n import Catalog, is_plain_number
 from bot.lesson_models import Course, LessonPush
 from bot.lessons import Library
 from bot.models import utcnow
@@ -43,7 +43,7 @@ class Schedule:
 def parse_hhmm(text: str) -> time:
     """Read "HH:MM" (24-hour clock); raise ValueError otherwise."""
     hours, sep, minutes = text.strip().partition(":")
-    if not sep or not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
+    if not sep or not (is_plain_number(hours) and is_plain_number(minutes) and len(minutes) == 2):
         raise ValueError(f"not HH:MM: {text!r}")
     return time(int(hours), int(minutes))
 

@@ -52,6 +52,11 @@ def localize_digits(text: str, language: str) -> str:
     return text.translate(BENGALI_DIGITS) if uses_bengali_digits(language) else text
 
 
+def is_plain_number(text: str) -> bool:
+    """0-9 only: str.isdigit() also accepts "¹" and "①", which int() then refuses."""
+    return text.isascii() and text.isdecimal()
+
+
 def to_latin_digits(text: str) -> str:
     """Read Bengali digits a resident typed as ordinary digits."""
     return text.translate(LATIN_DIGITS)

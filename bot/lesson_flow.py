@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from bot.conversation import Conversation, Expired
 from bot.events import EventKind, record
-from bot.i18n import to_latin_digits
+from bot.i18n import is_plain_number, to_latin_digits
 from bot.lesson_models import DONE, QUIZ, STEP, LessonProgress
 from bot.lessons import Lesson, LessonText, Library, Step
 from bot.screens import Option, Reply, Screen, rows_of
@@ -198,7 +198,7 @@ class LessonFlow:
             raise Expired(token)
         if kind == "o" and not arg:
             return Reply([await self.open(lesson)])
-        if kind in ("n", "q") and arg.isdigit():
+        if kind in ("n", "q") and is_plain_number(arg):
             progress = await self._progress(lesson.id)
             if progress is None:
                 raise Expired(token)
@@ -266,7 +266,7 @@ class LessonFlow:
     def _typed_choice(self, screen: Screen, typed: str) -> str | None:
         options = screen.options()
         number = typed.rstrip(".")
-        if number.isdigit() and 1 <= int(number) <= len(options):
+        if is_plain_number(number) and 1 <= int(number) <= len(options):
             return options[int(number) - 1].action
         wanted = _norm(typed)
         for option in options:

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.db import PROJECT_DIR
+from bot.i18n import is_plain_number
 
 log = logging.getLogger("sabai.lessons")
 
@@ -305,13 +306,13 @@ def parse_lesson(text: str, path: Path, language: str) -> tuple[LessonText | Non
         )
     order = DEFAULT_ORDER
     if values.get("order"):
-        if values["order"].isdigit():
+        if is_plain_number(values["order"]):
             order = int(values["order"])
         else:
             problems.append(Problem(path, where["order"], "order must be a whole number"))
     level = 0
     if values.get("level"):
-        if values["level"].isdigit():
+        if is_plain_number(values["level"]):
             level = int(values["level"])
         else:
             problems.append(Problem(path, where["level"], "level must be a whole number"))

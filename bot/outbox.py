@@ -78,7 +78,7 @@ class Job:
     def parse(cls, text: str) -> Job:
         """Read "kind:id" back into a Job."""
         kind, _, number = text.partition(":")
-        if not kind or not number.isdigit():
+        if not kind or not (number.isascii() and number.isdecimal()):
             raise ValueError(f"a job is written kind:id, got {text!r}")
         return cls(kind, int(number))
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.area_search import AreaIndex
-from bot.i18n import Catalog, format_number, to_latin_digits
+from bot.i18n import Catalog, format_number, is_plain_number, to_latin_digits
 from bot.missing import deployment_benchmark, missing_report
 from bot.reach import DEFAULT_DAYS, Period, area_info, child_level, reach_report
 from bot.reach_chart import Bar, coverage_image
@@ -32,7 +32,7 @@ class ChatReport:
 def find_area(index: AreaIndex, typed: str) -> str | None:
     """The area a coordinator means by a code or a name (exact names first), or None."""
     words = to_latin_digits(typed.strip())
-    if words.isdigit():
+    if is_plain_number(words):
         return words if index.search(words, limit=1) or len(words) in (2, 4, 6, 8) else None
     matches = index.search(words, limit=SEARCH_LIMIT)
     if not matches:

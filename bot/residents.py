@@ -62,6 +62,9 @@ class ResidentService:
         record(self.session, EventKind.CONSENTED, resident)
 
     def mark_blocked(self, resident: Resident, blocked: bool) -> None:
+        # The row may come from a session already committed and closed (the reply failed
+        # after it): attach it again so the change is written.
+        self.session.add(resident)
         resident.status = "unreachable" if blocked else "active"
         record(
             self.session, EventKind.BLOCKED_BOT if blocked else EventKind.UNBLOCKED_BOT, resident

@@ -11,6 +11,7 @@ from bot.models import Base
 # Modules that add tables to Base.metadata. Add a new one here when it defines tables.
 TABLE_MODULES: tuple[str, ...] = (
     "bot.models",
+    "bot.outbox",
     "bot.reach_models",
     "bot.lesson_models",
     "bot.staff_models",

@@ -11,6 +11,7 @@ from bot.conversation import Context
 from bot.i18n import LANGUAGES
 from bot.lessons import Library
 from handlers import (
+    alerts,
     community,
     coordinator,
     errors,
@@ -48,6 +49,8 @@ def build_dispatcher(
     dp.include_router(other_chats.build_router(ctx.catalog))
     dp.include_router(staff.build_router())
     dp.include_router(trainer.build_router(library, sessions))
+    dp.include_router(alerts.build_router(sessions))
+    dp.include_router(alerts.build_resident_router())
     dp.include_router(lessons.build_router(library))
     dp.include_router(coordinator.build_router(settings.small_count_k))
     dp.include_router(trainer_register.build_router())

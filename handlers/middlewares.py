@@ -96,6 +96,7 @@ class ConversationMiddleware(BaseMiddleware):
                     language_code=user.language_code,
                 )
                 resident = await ResidentService(session).by_telegram_id(user.id)
+            data["session"] = session
             data["language"] = self.ctx.catalog.resolve(resident.language if resident else None)
             if tg_user is not None:
                 data["conversation"] = Conversation(session, self.ctx, tg_user, resident)

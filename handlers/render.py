@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramBadRequest
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from bot.conversation import Conversation
@@ -79,11 +81,24 @@ async def respond(message: Message, conversation: Conversation, reply: Reply) ->
     """Store what the update changed, then send the reply (no connection held meanwhile)."""
     await conversation.finish()
     app_language = message.from_user.language_code if message.from_user else None
-    await answer_message(message, reply, conversation.ctx.catalog, app_language)
+    async with _unless_blocked(conversation):
+        await answer_message(message, reply, conversation.ctx.catalog, app_language)
 
 
 async def respond_to_button(query: CallbackQuery, conversation: Conversation, reply: Reply) -> None:
     """Store what the button press changed, then answer it and send the reply."""
     await conversation.finish()
     app_language = query.from_user.language_code
-    await answer_callback(query, reply, conversation.ctx.catalog, app_language)
+    async with _unless_blocked(conversation):
+        await answer_callback(query, reply, conversation.ctx.catalog, app_language)
+
+
+@asynccontextmanager
+async def _unless_blocked(conversation: Conversation) -> AsyncIterator[None]:
+    """A resident who blocked the bot cannot be answered: note it instead of failing the update."""
+    try:
+        yield
+    except TelegramForbiddenError:
+        log.info("resident has blocked the bot; marking unreachable")
+        conversation.blocked(True)
+        await conversation.finish()

@@ -35,7 +35,7 @@ from bot.courses import (
     parse_hhmm,
 )
 from bot.groups import START_PREFIX, area_of_group, create_group, group_by_code, groups_of
-from bot.i18n import format_when
+from bot.i18n import format_when, is_plain_number
 from bot.lessons import Library
 from bot.models import utcnow
 from bot.pushes import (
@@ -242,7 +242,7 @@ def build_router(library: Library, sessions: async_sessionmaker[AsyncSession]) -
             target, target_name = await target_of(
                 conversation, staff, message.chat.id, words[0].lower(), words[1]
             )
-            if not words[3].isdigit() or not 1 <= int(words[3]) <= MAX_EVERY_DAYS:
+            if not is_plain_number(words[3]) or not 1 <= int(words[3]) <= MAX_EVERY_DAYS:
                 raise Unreadable("trainer.bad_command")
             try:
                 at = parse_hhmm(words[5])
@@ -283,7 +283,7 @@ def build_router(library: Library, sessions: async_sessionmaker[AsyncSession]) -
         try:
             data = signer.verify(query.data or "", query.from_user.id)
             kind, _, number = data[len(PREFIX) :].partition(":")
-            if kind not in ("py", "pn", "cy", "cn") or not number.isdigit():
+            if kind not in ("py", "pn", "cy", "cn") or not is_plain_number(number):
                 raise BadSignature(data)
         except BadSignature:
             await query.answer(conversation.t("error.expired"), show_alert=True)

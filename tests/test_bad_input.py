@@ -171,3 +171,22 @@ async def test_an_unexpected_failure_gets_a_polite_answer(
         monkeypatch.undo()
         [menu] = await person.send("/menu")
         assert "Menu" in menu.text
+
+
+async def test_a_tap_from_someone_who_blocked_the_bot_is_not_an_error(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from sqlalchemy import select
+
+    from bot.models import Resident
+
+    async with running_bot(db_url) as h:
+        person = await signed_up(h, 7010)
+        menu = person.last_with_buttons()
+        h.emulator.bot_blocked_by(7010)  # Telegram refuses sends; the bot has not heard yet
+        data = next(data for row in menu.buttons for label, data in row if "Help" in label)
+        await person.press(menu.message_id, data)
+        _no_errors(caplog)
+        async with h.app.sessions() as session:
+            row = await session.scalar(select(Resident).where(Resident.telegram_id == 7010))
+        assert row is not None and row.status == "unreachable"

@@ -1,7 +1,7 @@
 """alerts: service alerts, residents' topic opt-outs, "got it" taps, coordinators' drafts
 
 Revision ID: 0006
-Revises: 0001
+Revises: 0005
 Create Date: 2026-12-01 10:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0001"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
