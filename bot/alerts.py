@@ -508,3 +508,48 @@ def topics_screen(t: Translate, off: set[str], back_action: str = "m:settings") 
     ]
     rows = (*rows_of(options, 1), (Option(t("settings.back"), back_action),))
     return Screen(t("topics.title"), rows)
+
+
+# -- residents: the alerts menu -----------------------------------------------------------------
+
+RECENT_SHOWN = 3
+
+
+async def current_alerts(
+    session: AsyncSession, area_code: str | None, now: datetime, limit: int = RECENT_SHOWN
+) -> list[Alert]:
+    """Alerts still valid for an area (one of their areas contains it), newest first."""
+    if not area_code:
+        return []
+    query = (
+        select(Alert)
+        .where(Alert.status == "queued", Alert.deliver_at <= now)
+        .where(or_(Alert.expires_at.is_(None), Alert.expires_at > now))
+        .order_by(Alert.id.desc())
+        .limit(limit * 20)
+    )
+    found = []
+    # Area lists are JSON, so containment is checked here, over a bounded number of alerts.
+    for alert in await session.scalars(query):
+        if any(area_code.startswith(code) for code in alert.area_codes):
+            found.append(alert)
+            if len(found) >= limit:
+                break
+    return found
+
+
+def current_alerts_screen(
+    catalog: Catalog, language: str, alerts: Sequence[Alert], tz: ZoneInfo
+) -> Screen:
+    """The valid alerts for a resident's area as one message, or the "none now" note."""
+    if not alerts:
+        return Screen(catalog.text(language, "menu.alerts_empty"))
+    parts = []
+    for alert in alerts:
+        text = (
+            alert.texts.get(language) or alert.texts.get("bn") or next(iter(alert.texts.values()))
+        )
+        parts.append(
+            message_text(catalog, language, alert.topic, alert.urgency, text, alert.expires_at, tz)
+        )
+    return Screen("\n\n".join(parts))

@@ -16,12 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.area_import import ensure_areas
 from bot.areas import load_index, load_tree
+from bot.callback_sign import SECRET_ENV, SignerSource
 from bot.config import Settings
-from bot.conversation import Context
+from bot.conversation import Context, Conversation
 from bot.db import create_engine, session_factory, upgrade
 from bot.i18n import Catalog
 from bot.lesson_flow import LessonFlow
 from bot.lessons import Library
+from bot.screens import Reply
 
 log = logging.getLogger("sabai.app")
 
@@ -33,6 +35,19 @@ EMULATOR_BOT_ID = 700000001
 def emulator_token() -> str:
     """A token for the local emulator (not a secret: it opens nothing real)."""
     return f"{EMULATOR_BOT_ID}:" + "sabai-local-emulator-".ljust(35, "x")
+
+
+async def alerts_menu(conversation: Conversation) -> Reply:
+    """The menu's "Alerts": what is valid for the resident's area now, then the menu."""
+    from bot.alerts import current_alerts, current_alerts_screen
+
+    resident = conversation.resident
+    area = resident.area_code if resident else None
+    alerts = await current_alerts(conversation.session, area, conversation.now)
+    screen = current_alerts_screen(
+        conversation.ctx.catalog, conversation.language, alerts, conversation.ctx.tz
+    )
+    return Reply([screen, conversation.menu_screen()])
 
 
 def keep_response_types() -> tuple[type, ...]:
@@ -69,6 +84,7 @@ class App:
     bot: Bot
     dispatcher: Dispatcher
     library: Library
+    signer_source: SignerSource
     response_types: tuple[type, ...] = ()
 
 
@@ -110,12 +126,25 @@ async def build_app(settings: Settings, token: str, api_url: str) -> AsyncIterat
             tree=tree,
             tz=settings.tz,
             menu_actions={
-                "lessons": lambda conversation: LessonFlow(conversation, library).lessons()
+                "lessons": lambda conversation: LessonFlow(conversation, library).lessons(),
+                "alerts": alerts_menu,
             },
-            settings_options=(("settings.profile", "pf:open"),),
+            settings_options=(("settings.topics", "tp:open"), ("settings.profile", "pf:open")),
         )
-        dispatcher = build_dispatcher(sessions, ctx, settings, library)
-        yield App(settings, engine, sessions, ctx, bot, dispatcher, library, keep_response_types())
+        secret = {SECRET_ENV: settings.callback_secret} if settings.callback_secret else {}
+        signer_source = SignerSource(sessions, secret)
+        dispatcher = build_dispatcher(sessions, ctx, settings, library, signer_source)
+        yield App(
+            settings,
+            engine,
+            sessions,
+            ctx,
+            bot,
+            dispatcher,
+            library,
+            signer_source,
+            keep_response_types(),
+        )
     finally:
         await bot.session.close()
         await engine.dispose()

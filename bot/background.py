@@ -36,6 +36,10 @@ async def background(app: App, settings: Settings) -> AsyncIterator[None]:
         sender = Sender(app.sessions, AiogramTransport(app.bot), limiter)
         sender_task = asyncio.create_task(sender.run(stop), name="sabai-sender")
 
+    progress_task: asyncio.Task[None] | None = None
+    if settings.run_sender:
+        progress_task = asyncio.create_task(_alert_progress(app, stop), name="sabai-progress")
+
     scheduler = None
     if settings.run_scheduler:
 
@@ -52,6 +56,28 @@ async def background(app: App, settings: Settings) -> AsyncIterator[None]:
         if scheduler is not None:
             scheduler.shutdown(wait=False)
         stop.set()
-        if sender_task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await sender_task
+        for task in (sender_task, progress_task):
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+
+PROGRESS_EVERY = 5.0
+
+
+async def _alert_progress(app: App, stop: asyncio.Event) -> None:
+    """Keep coordinators' confirmation messages up to date while their alerts go out."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.alert_progress import update_progress
+    from handlers.alerts import progress_editor
+
+    edit = progress_editor(app.bot, app.signer_source)
+    while not stop.is_set():
+        try:
+            await update_progress(app.sessions, edit, app.ctx.catalog, app.ctx.tz)
+        except SQLAlchemyError:
+            # A database hiccup must not end the loop; the next round catches up.
+            log.exception("alert progress update failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), PROGRESS_EVERY)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiogram import Dispatcher
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.callback_sign import SECRET_ENV, SignerSource
+from bot.callback_sign import SignerSource
 from bot.config import Settings
 from bot.conversation import Context
 from bot.i18n import LANGUAGES
@@ -32,6 +32,7 @@ def build_dispatcher(
     ctx: Context,
     settings: Settings,
     library: Library,
+    signer_source: SignerSource,
 ) -> Dispatcher:
     """Wire middlewares and routers into a fresh dispatcher."""
     # Conversation state lives in the residents table, so aiogram's FSM is not needed.
@@ -44,8 +45,7 @@ def build_dispatcher(
     dp.update.outer_middleware(ChatOrderMiddleware())
     # Outer, so the error handler sees the resident's language in the same context.
     dp.update.outer_middleware(ConversationMiddleware(sessions, ctx))
-    secret = {SECRET_ENV: settings.callback_secret} if settings.callback_secret else {}
-    dp.update.outer_middleware(StaffMiddleware(SignerSource(sessions, secret)))
+    dp.update.outer_middleware(StaffMiddleware(signer_source))
     dp.include_router(other_chats.build_router(ctx.catalog))
     dp.include_router(staff.build_router())
     dp.include_router(trainer.build_router(library, sessions))

@@ -13,6 +13,7 @@ COMMAND_ORDER = (
     "lessons",
     "join",
     "community",
+    "topics",
     "language",
     "area",
     "profile",

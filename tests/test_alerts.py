@@ -101,7 +101,6 @@ async def test_compose_in_english_preview_confirm_deliver_and_got_it(
         async with h.app.sessions() as session:
             assert await session.scalar(select(func.count()).select_from(OUTBOX)) == 0
 
-        # A resident tapping the preview's button counts nothing.
         [progress] = await coordinator.tap("Send")
         assert "Alert #" in progress.text and "Recipients: 3" in progress.text
         async with h.app.sessions() as session:

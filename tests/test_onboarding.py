@@ -219,3 +219,51 @@ async def test_changing_language_and_area_after_signing_up(db_url: str) -> None:
         await person.tap("ভাষা বদলান")
         replies = await person.tap("English")
         assert any(m.text.startswith("Language: English.") for m in replies)
+
+
+async def test_menu_alerts_show_what_is_valid_for_the_area(db_url: str) -> None:
+    from datetime import timedelta
+
+    from bot.alert_models import Alert
+    from bot.models import utcnow
+    from tests.onboard import signed_up
+
+    async with running_bot(db_url) as h:
+        person = await signed_up(h, 5011)
+        replies = await person.tap("📢")
+        assert "There are no alerts for your area right now" in replies[0].text
+        now = utcnow()
+        async with h.app.sessions() as session:
+            session.add_all(
+                [
+                    Alert(
+                        topic="water",
+                        urgency="normal",
+                        area_codes=["6058"],
+                        texts={"bn": "পানি বন্ধ", "en": "Water off until 5 pm"},
+                        send_at=now,
+                        deliver_at=now,
+                        expires_at=now + timedelta(hours=6),
+                        created_by="test",
+                    ),
+                    Alert(
+                        topic="power",
+                        urgency="normal",
+                        area_codes=["3026"],
+                        texts={"bn": "বিদ্যুৎ নেই", "en": "Power cut in Dhaka"},
+                        send_at=now,
+                        deliver_at=now,
+                        expires_at=now + timedelta(hours=6),
+                        created_by="test",
+                    ),
+                ]
+            )
+            await session.commit()
+        replies = await person.tap("📢")
+        assert "Water off until 5 pm" in replies[0].text
+        assert "Power cut in Dhaka" not in replies[0].text
+        await person.send("/menu")
+        await person.tap("⚙")
+        labels = [label for row in person.last_with_buttons().buttons for label, _ in row]
+        assert any("About me" in label for label in labels)
+        assert len(labels) == 5
