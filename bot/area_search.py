@@ -14,7 +14,7 @@ import math
 import re
 import unicodedata
 from bisect import bisect_left
-from collections import Counter, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -28,6 +28,8 @@ LEVELS = ("division", "district", "upazila", "union")
 # A Telegram message can be 4,096 characters; no area name is longer than this, so the rest
 # of a long message is noise that would only cost time.
 MAX_QUERY_CHARS = 100
+# How many recent queries the index remembers the answers to.
+RECENT_QUERIES = 2048
 # Below this a match is more likely a coincidence than the place the resident meant.
 THRESHOLD = 0.74
 # Soft words ("Sadar", "Paurashava") are part of official names but residents often leave
@@ -461,6 +463,9 @@ class AreaIndex:
         self._by_bigram = dict(by_bigram)
         self._sorted = sorted((key.text, key_id) for key_id, key in enumerate(keys))
         self._sorted_texts = [text for text, _ in self._sorted]
+        # Residents of one place type the same few names again and again, and the index
+        # never changes once built: remembering recent answers saves the fuzzy scoring.
+        self._recent: OrderedDict[tuple[tuple[str, ...], int], list[AreaMatch]] = OrderedDict()
 
     @classmethod
     def build(cls, rows: Iterable[AreaRecord]) -> AreaIndex:
@@ -493,6 +498,18 @@ class AreaIndex:
         tokens = _tokens(query)
         if not tokens or limit <= 0:
             return []
+        key = (tuple(t.raw for t in tokens), limit)
+        cached = self._recent.get(key)
+        if cached is not None:
+            self._recent.move_to_end(key)
+            return list(cached)
+        matches = self._search(tokens, limit)
+        self._recent[key] = matches
+        if len(self._recent) > RECENT_QUERIES:
+            self._recent.popitem(last=False)
+        return list(matches)
+
+    def _search(self, tokens: list[_Token], limit: int) -> list[AreaMatch]:
         found = self._score_tokens(tokens)
         # "Kulaura Maulvibazar" or "Durgapur, Netrokona": a name followed (or preceded) by
         # the name of one of its parents picks out the namesake the resident means. Not
