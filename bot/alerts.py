@@ -37,6 +37,7 @@ from bot.outbox import (
     Status,
     active_recipients,
     cancel_job,
+    count_reachable,
     enqueue_for_recipients,
     job_progress,
 )
@@ -147,17 +148,7 @@ async def count_recipients(
     session: AsyncSession, topic: str, area_codes: Sequence[str], urgency: str
 ) -> int:
     """How many residents an alert would reach now (the same filter the outbox stream uses)."""
-    query = (
-        select(func.count())
-        .select_from(Resident)
-        .where(
-            Resident.status == "active",
-            Resident.telegram_id.is_not(None),
-            Resident.consent_at.is_not(None),
-            *audience(topic, area_codes, urgency),
-        )
-    )
-    return int(await session.scalar(query) or 0)
+    return await count_reachable(session, *audience(topic, area_codes, urgency))
 
 
 # -- what residents see -----------------------------------------------------------------------

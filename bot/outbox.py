@@ -174,6 +174,21 @@ def _dialect(session: AsyncSession) -> str:
 # -- enqueue ------------------------------------------------------------------------------------
 
 
+def reachable() -> list[ColumnElement[bool]]:
+    """Residents a bulk message may go to: on Telegram, consented, not blocking the bot."""
+    return [
+        Resident.status == "active",
+        Resident.telegram_id.is_not(None),
+        Resident.consent_at.is_not(None),
+    ]
+
+
+async def count_reachable(session: AsyncSession, *conditions: ColumnElement[bool]) -> int:
+    """How many residents `active_recipients` with these conditions would stream now."""
+    query = select(func.count()).select_from(Resident).where(*reachable(), *conditions)
+    return int(await session.scalar(query) or 0)
+
+
 async def active_recipients(
     sessions: async_sessionmaker[AsyncSession],
     *conditions: ColumnElement[bool],
@@ -197,9 +212,7 @@ async def active_recipients(
             )
             .where(
                 Resident.id > last_id,
-                Resident.status == "active",
-                Resident.telegram_id.is_not(None),
-                Resident.consent_at.is_not(None),
+                *reachable(),
                 *conditions,
             )
             .order_by(Resident.id)

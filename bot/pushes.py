@@ -14,7 +14,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, exists, func, select, update
+from sqlalchemy import ColumnElement, and_, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.i18n import LANGUAGES, Catalog
@@ -22,7 +22,14 @@ from bot.lesson_flow import push_screen
 from bot.lesson_models import GroupMember, LessonProgress, LessonPush
 from bot.lessons import Lesson
 from bot.models import Resident, utcnow
-from bot.outbox import Job, Payload, active_recipients, enqueue_for_recipients, job_progress
+from bot.outbox import (
+    Job,
+    Payload,
+    active_recipients,
+    count_reachable,
+    enqueue_for_recipients,
+    job_progress,
+)
 from bot.screens import Screen
 
 JOB_KIND = "lesson_push"
@@ -97,17 +104,7 @@ def audience(target: Target, lesson_id: str) -> list[ColumnElement[bool]]:
 
 async def count_reach(session: AsyncSession, target: Target, lesson_id: str) -> int:
     """How many residents a push would reach now (the same filter the outbox uses)."""
-    query = (
-        select(func.count())
-        .select_from(Resident)
-        .where(
-            Resident.status == "active",
-            Resident.telegram_id.is_not(None),
-            Resident.consent_at.is_not(None),
-            *audience(target, lesson_id),
-        )
-    )
-    return int(await session.scalar(query) or 0)
+    return await count_reachable(session, *audience(target, lesson_id))
 
 
 async def draft_push(
