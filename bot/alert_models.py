@@ -28,7 +28,8 @@ class Alert(Base):
     # When the messages may go out: send_at, or for a normal alert the end of quiet hours.
     deliver_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # "queued" once confirmed (the outbox rows exist), "cancelled" when a coordinator stopped it.
+    # "queueing" while its outbox rows are being written, "queued" once they all exist,
+    # "cancelled" when a coordinator stopped it.
     status: Mapped[str] = mapped_column(String(16), default="queued")
     recipients: Mapped[int] = mapped_column(Integer, default=0)
     created_by: Mapped[str] = mapped_column(String(64))

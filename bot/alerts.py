@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -58,7 +58,9 @@ MAX_TEXT = 1500  # leaves room for the heading and validity line within one phon
 MAX_AREAS = 20
 ACK_PREFIX = "ak:"
 TOPICS_PREFIX = "tp:"
-QUEUED, CANCELLED = "queued", "cancelled"
+# "queueing" until every recipient's outbox row exists; a crash in between leaves it so,
+# and `resume_queueing` finishes the job at the next start (enqueueing is idempotent).
+QUEUEING, QUEUED, CANCELLED = "queueing", "queued", "cancelled"
 
 Translate = Callable[..., str]
 
@@ -250,7 +252,7 @@ async def create_alert(
             send_at=spec.send_at,
             deliver_at=deliver_at,
             expires_at=spec.expires_at,
-            status=QUEUED,
+            status=QUEUEING,
             recipients=0,
             created_by=actor,
             created_at=utcnow(),
@@ -271,12 +273,27 @@ async def create_alert(
         # One entry per area, so each area's coordinators see it under their scope.
         for code in codes:
             record_audit(session, actor, Act.ALERT_SENT, code, details)
+    total = await _fill(
+        sessions, catalog, tz, alert_id, replace(spec, area_codes=codes), deliver_at
+    )
+    return Queued(alert_id, total, deliver_at)
+
+
+async def _fill(
+    sessions: async_sessionmaker[AsyncSession],
+    catalog: Catalog,
+    tz: ZoneInfo,
+    alert_id: int,
+    spec: AlertSpec,
+    deliver_at: datetime,
+) -> int:
+    """Queue the alert's outbox rows (again, after a crash: only missing ones are added)."""
     job = Job(JOB_KIND, alert_id)
     screens = message_screens(catalog, spec, tz, f"{ACK_PREFIX}{alert_id}")
     await enqueue_for_recipients(
         sessions,
         job,
-        active_recipients(sessions, *audience(spec.topic, codes, spec.urgency)),
+        active_recipients(sessions, *audience(spec.topic, spec.area_codes, spec.urgency)),
         {language: _payload(screen) for language, screen in screens.items()},
         default_language=PRIMARY_LANGUAGE,
         priority=URGENT if spec.urgency == URGENT_URGENCY else NORMAL,
@@ -286,8 +303,35 @@ async def create_alert(
     async with sessions.begin() as session:
         # Counted from the outbox, so a re-run after a crash still records the whole reach.
         total = (await job_progress(session, job)).total
-        await session.execute(update(Alert).where(Alert.id == alert_id).values(recipients=total))
-    return Queued(alert_id, total, deliver_at)
+        await session.execute(
+            update(Alert)
+            .where(Alert.id == alert_id, Alert.status == QUEUEING)
+            .values(recipients=total, status=QUEUED)
+        )
+        # Cancelled while the rows were still streaming in: drop what arrived after the cancel.
+        alert = await session.get(Alert, alert_id)
+        if alert is not None and alert.status == CANCELLED:
+            await cancel_job(session, job)
+    return total
+
+
+async def resume_queueing(
+    sessions: async_sessionmaker[AsyncSession], catalog: Catalog, tz: ZoneInfo
+) -> int:
+    """Finish queueing alerts a crash interrupted; return how many were resumed."""
+    async with sessions() as session:
+        alerts = list(await session.scalars(select(Alert).where(Alert.status == QUEUEING)))
+    for alert in alerts:
+        spec = AlertSpec(
+            topic=alert.topic,
+            urgency=alert.urgency,
+            area_codes=tuple(alert.area_codes),
+            texts=dict(alert.texts),
+            send_at=alert.send_at,
+            expires_at=alert.expires_at,
+        )
+        await _fill(sessions, catalog, tz, alert.id, spec, alert.deliver_at)
+    return len(alerts)
 
 
 async def cancel_alert(
@@ -514,7 +558,7 @@ async def current_alerts(
         return []
     query = (
         select(Alert)
-        .where(Alert.status == "queued", Alert.deliver_at <= now)
+        .where(Alert.status == QUEUED, Alert.deliver_at <= now)
         .where(or_(Alert.expires_at.is_(None), Alert.expires_at > now))
         .order_by(Alert.id.desc())
         .limit(limit * 20)

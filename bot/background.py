@@ -25,6 +25,12 @@ async def background(app: App, settings: Settings) -> AsyncIterator[None]:
     stop = asyncio.Event()
     sender_task: asyncio.Task[None] | None = None
     if settings.run_sender:
+        from bot.alerts import resume_queueing
+
+        # Alerts whose queueing a crash interrupted are finished before sending resumes.
+        resumed = await resume_queueing(app.sessions, app.ctx.catalog, app.ctx.tz)
+        if resumed:
+            log.info("resumed queueing interrupted alerts", extra={"alerts": resumed})
         limits = RateLimits(per_second=settings.send_rate)
         limiter: RateLimiter
         if settings.redis_url:
