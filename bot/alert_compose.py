@@ -44,6 +44,7 @@ from bot.models import utcnow
 from bot.pushes import QuietHours
 from bot.roles import Role, Staff
 from bot.screens import Option, Screen, rows_of
+from bot.suppression import DEFAULT_K, Suppressor
 
 PREFIX = "al:"
 SEARCH_LIMIT = 6
@@ -116,7 +117,9 @@ class Composer:
         staff: Staff,
         telegram_id: int,
         now: datetime | None = None,
+        k: int = DEFAULT_K,
     ) -> None:
+        self.k = k
         self.session = session
         self.catalog = catalog
         self.language = language
@@ -416,7 +419,7 @@ class Composer:
             areas=self._chosen(draft),
             when=when,
             until=format_when(spec.expires_at, self.language, self.tz) if spec.expires_at else "",
-            count=count,
+            count=html.escape(Suppressor(self.k).count(count).text(self.language)),
             note=note,
         )
         buttons = (
@@ -451,11 +454,16 @@ async def waiting_for_text(session: AsyncSession, telegram_id: int, now: datetim
 # -- texts the router and the progress job share --------------------------------------------------
 
 
-def progress_text(catalog: Catalog, language: str, status: AlertStatus, tz: ZoneInfo) -> str:
+def progress_text(
+    catalog: Catalog, language: str, status: AlertStatus, tz: ZoneInfo, k: int = DEFAULT_K
+) -> str:
     """The coordinator's view of an alert going out: sent, failed, remaining, ETA."""
 
     def t(key: str, **params: object) -> str:
         return catalog.text(language, key, **params)
+
+    def n(count: int) -> str:
+        return html.escape(Suppressor(k).count(count).text(language))
 
     eta = ""
     if status.state == "sending" and status.remaining and status.eta_seconds is not None:
@@ -468,18 +476,25 @@ def progress_text(catalog: Catalog, language: str, status: AlertStatus, tz: Zone
         id=status.id,
         topic=t(f"topic.{status.topic}"),
         state=t(f"alerts.state_{status.state}"),
-        recipients=status.recipients,
-        sent=status.sent,
-        failed=status.failed,
-        remaining=status.remaining,
-        dropped=dropped,
-        acks=status.acknowledged,
+        recipients=n(status.recipients),
+        sent=n(status.sent),
+        failed=n(status.failed),
+        remaining=n(status.remaining),
+        dropped=n(dropped),
+        acks=n(status.acknowledged),
         eta=eta,
     )
 
 
-def list_text(catalog: Catalog, language: str, alerts: list[AlertStatus], tz: ZoneInfo) -> str:
+def list_text(
+    catalog: Catalog,
+    language: str,
+    alerts: list[AlertStatus],
+    tz: ZoneInfo,
+    k: int = DEFAULT_K,
+) -> str:
     """Recent alerts, one line each."""
+    suppressor = Suppressor(k)
     if not alerts:
         return catalog.text(language, "alerts.list_empty")
     lines = [catalog.text(language, "alerts.list_title")]
@@ -492,9 +507,9 @@ def list_text(catalog: Catalog, language: str, alerts: list[AlertStatus], tz: Zo
                 topic=catalog.text(language, f"topic.{status.topic}"),
                 state=catalog.text(language, f"alerts.state_{status.state}"),
                 when=format_when(status.deliver_at, language, tz),
-                sent=status.sent,
-                recipients=status.recipients,
-                acks=status.acknowledged,
+                sent=html.escape(suppressor.count(status.sent).text(language)),
+                recipients=html.escape(suppressor.count(status.recipients).text(language)),
+                acks=html.escape(suppressor.count(status.acknowledged).text(language)),
             )
         )
     return "\n".join(lines)

@@ -23,6 +23,7 @@ from bot.alerts import status_of
 from bot.i18n import Catalog
 from bot.models import utcnow
 from bot.screens import Option, Screen
+from bot.suppression import DEFAULT_K
 
 log = logging.getLogger("sabai.alerts")
 
@@ -47,6 +48,7 @@ async def update_progress(
     edit: Edit,
     catalog: Catalog,
     tz: ZoneInfo,
+    k: int = DEFAULT_K,
 ) -> int:
     """Edit every confirmation message whose figures changed; return how many were edited."""
     now = utcnow()
@@ -61,7 +63,7 @@ async def update_progress(
         for alert in list(alerts):
             status = await status_of(session, alert, now)
             language = alert.progress_language or catalog.default_language
-            text = progress_text(catalog, language, status, tz)
+            text = progress_text(catalog, language, status, tz, k)
             screen = progress_screen(catalog, language, alert.id, text, status.finished)
             digest = hashlib.sha256(repr(screen).encode()).hexdigest()[:32]
             if digest == alert.progress_shown:

@@ -130,6 +130,7 @@ async def build_app(settings: Settings, token: str, api_url: str) -> AsyncIterat
                 "alerts": alerts_menu,
             },
             settings_options=(("settings.topics", "tp:open"), ("settings.profile", "pf:open")),
+            small_count_k=settings.small_count_k,
         )
         secret = {SECRET_ENV: settings.callback_secret} if settings.callback_secret else {}
         signer_source = SignerSource(sessions, secret)

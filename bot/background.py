@@ -81,7 +81,9 @@ async def _alert_progress(app: App, stop: asyncio.Event) -> None:
     edit = progress_editor(app.bot, app.signer_source)
     while not stop.is_set():
         try:
-            await update_progress(app.sessions, edit, app.ctx.catalog, app.ctx.tz)
+            await update_progress(
+                app.sessions, edit, app.ctx.catalog, app.ctx.tz, app.ctx.small_count_k
+            )
         except SQLAlchemyError:
             # A database hiccup must not end the loop; the next round catches up.
             log.exception("alert progress update failed")

@@ -60,6 +60,14 @@ class Context:
     menu_actions: Mapping[str, MenuAction] = field(default_factory=dict)
     # Extra settings buttons: (string key of the label, action token).
     settings_options: tuple[tuple[str, str], ...] = ()
+    # Counts from 1 to k-1 are shown to staff as "<k" (see bot/suppression.py).
+    small_count_k: int = 5
+
+    def staff_count(self, n: int, language: str) -> str:
+        """A count as staff may see it (HTML): "&lt;5" for a small one, local digits otherwise."""
+        from bot.suppression import Suppressor
+
+        return html.escape(Suppressor(self.small_count_k).count(n).text(language))
 
 
 def _norm(text: str) -> str:

@@ -125,6 +125,7 @@ def build_router(
             staff,
             user_id,
             conversation.now,
+            ctx.small_count_k,
         )
 
     async def show(bot: Bot, chat_id: int, screens: list[Screen], signer: CallbackSigner) -> None:
@@ -154,7 +155,7 @@ def build_router(
         found = await list_alerts(
             conversation.session, within=staff.scopes(Role.COORDINATOR), now=conversation.now
         )
-        text = list_text(ctx.catalog, language, found, ctx.tz)
+        text = list_text(ctx.catalog, language, found, ctx.tz, ctx.small_count_k)
         # Alerts still going out (or waiting) can be stopped from here.
         buttons = tuple(
             (
@@ -269,7 +270,7 @@ async def _queue(
     async with sessions() as session:
         status = await alert_status(session, queued.alert_id)
     assert status is not None
-    text = progress_text(ctx.catalog, language, status, ctx.tz)
+    text = progress_text(ctx.catalog, language, status, ctx.tz, ctx.small_count_k)
     screen = progress_screen(ctx.catalog, language, queued.alert_id, text, status.finished)
     if isinstance(message, Message):
         await message.edit_text(

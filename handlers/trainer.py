@@ -184,7 +184,7 @@ def build_router(library: Library, sessions: async_sessionmaker[AsyncSession]) -
                 name=html.escape(g.name),
                 place=await place(conversation, g.area_code),
                 code=g.join_code,
-                count=g.members,
+                count=conversation.ctx.staff_count(g.members, conversation.language),
             )
             for g in found
         ]
@@ -219,7 +219,7 @@ def build_router(library: Library, sessions: async_sessionmaker[AsyncSession]) -
             conversation.t(
                 "trainer.push_preview",
                 title=lesson.text_for(conversation.language).title,
-                count=draft.recipients,
+                count=conversation.ctx.staff_count(draft.recipients, conversation.language),
                 target=target_name,
                 when=when_text(conversation, send_at if len(words) == 5 else None),
             ),
@@ -271,7 +271,7 @@ def build_router(library: Library, sessions: async_sessionmaker[AsyncSession]) -
                 days=int(words[3]),
                 at=f"{at:%H:%M}",
                 first=when_text(conversation, draft.next_at),
-                count=reach,
+                count=conversation.ctx.staff_count(reach, conversation.language),
             ),
             reply_markup=confirm_keyboard(conversation, signer, message.chat.id, "c", draft.id),
         )
@@ -323,7 +323,9 @@ def build_router(library: Library, sessions: async_sessionmaker[AsyncSession]) -
             await _finish(
                 query,
                 conversation.t(
-                    "trainer.push_sent", count=queued, when=when_text(conversation, draft.send_at)
+                    "trainer.push_sent",
+                    count=conversation.ctx.staff_count(queued, conversation.language),
+                    when=when_text(conversation, draft.send_at),
                 ),
             )
             return
