@@ -39,7 +39,7 @@ from bot.alerts import (
 )
 from bot.area_search import AreaIndex
 from bot.areas import AreaTree, describe, display_name
-from bot.i18n import Catalog, format_when, to_latin_digits
+from bot.i18n import Catalog, format_when, localize_digits, to_latin_digits
 from bot.models import utcnow
 from bot.pushes import QuietHours
 from bot.roles import Role, Staff
@@ -411,7 +411,9 @@ class Composer:
         names = ", ".join(self.t(f"alerts.lang_{lang}") for lang in fallback)
         note = self.t("alerts.fallback_note", languages=names) if fallback else ""
         if draft.urgency == "normal" and deliver_at > spec.send_at:
-            note += self.t("alerts.quiet_note", quiet=str(self.quiet))
+            note += self.t(
+                "alerts.quiet_note", quiet=localize_digits(str(self.quiet), self.language)
+            )
         summary = self.t(
             "alerts.preview",
             topic=self.t(f"topic.{spec.topic}"),

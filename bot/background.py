@@ -17,6 +17,8 @@ log = logging.getLogger("sabai.background")
 @asynccontextmanager
 async def background(app: App, settings: Settings) -> AsyncIterator[None]:
     """Run the sender and the scheduler (each where the config says so) until exit."""
+    from aiogram.exceptions import TelegramAPIError
+
     from bot.rate_limit import MemoryRateLimiter, RateLimiter, RateLimits, RedisRateLimiter
     from bot.scheduler import build_scheduler
     from bot.sender import Sender
@@ -50,7 +52,11 @@ async def background(app: App, settings: Settings) -> AsyncIterator[None]:
     if settings.run_scheduler:
 
         async def send_text(chat_id: int, text: str) -> None:
-            await app.bot.send_message(chat_id, text)
+            # One coordinator who blocked the bot must not stop the others' digests.
+            try:
+                await app.bot.send_message(chat_id, text)
+            except TelegramAPIError as exc:
+                log.warning("digest not delivered: %s", type(exc).__name__)
 
         scheduler = build_scheduler(
             settings, app.sessions, app.library, app.ctx.catalog, send_text=send_text

@@ -133,7 +133,8 @@ def community_screen(
         lines.append(t("community.lessons_head"))
         for lesson in view.top_lessons:
             title = (lesson_title or {}).get(lesson, lesson)
-            lines.append(t("community.lesson_line", title=html.escape(title)))
+            # Lesson titles are HTML already (rendered from the lesson's Markdown).
+            lines.append(t("community.lesson_line", title=title))
     else:
         lines.append(t("community.no_lessons"))
     lines.append("")

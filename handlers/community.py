@@ -28,7 +28,7 @@ from bot.community import (
 from bot.conversation import Conversation
 from bot.screens import Reply, Screen
 from bot.suppression import DEFAULT_K, Suppressor
-from handlers.render import answer_callback, answer_message
+from handlers.render import respond, respond_to_button
 
 MAX_FEEDBACK_TEXT = 1000
 
@@ -56,10 +56,12 @@ def build_router(
     async def community(message: Message, conversation: Conversation) -> None:
         resident = conversation.resident
         if not conversation.onboarded or resident is None:
-            await answer_message(message, await conversation.start())
+            await respond(message, conversation, await conversation.start())
             return
         if resident.area_code is None:
-            await answer_message(message, Reply([Screen(conversation.t("community.no_area"))]))
+            await respond(
+                message, conversation, Reply([Screen(conversation.t("community.no_area"))])
+            )
             return
         ctx = conversation.ctx
         view = await community_view(
@@ -69,7 +71,7 @@ def build_router(
         screen = community_screen(
             view, ctx.catalog, conversation.language, suppressor, ctx.tz, titles
         )
-        await answer_message(message, Reply([screen]))
+        await respond(message, conversation, Reply([screen]))
 
     @router.callback_query(F.data == "cm:fb")
     async def tell(query: CallbackQuery, conversation: Conversation) -> None:
@@ -79,7 +81,7 @@ def build_router(
             return
         ask_feedback(resident)
         reply = Reply([Screen(conversation.t("community.feedback_prompt"))], replace=False)
-        await answer_callback(query, reply, conversation.ctx.catalog)
+        await respond_to_button(query, conversation, reply)
 
     @router.message(F.text, ~F.text.startswith("/"), AwaitingFeedback())
     async def feedback(message: Message, conversation: Conversation) -> None:
@@ -89,15 +91,15 @@ def build_router(
             conversation.session, resident, message.text[:MAX_FEEDBACK_TEXT], conversation.now
         )
         key = "community.feedback_thanks" if saved else "community.feedback_empty"
-        await answer_message(message, Reply([Screen(conversation.t(key))]))
+        await respond(message, conversation, Reply([Screen(conversation.t(key))]))
 
     @router.message(Command("profile"))
     async def profile(message: Message, conversation: Conversation) -> None:
         if not conversation.onboarded:
-            await answer_message(message, await conversation.start())
+            await respond(message, conversation, await conversation.start())
             return
         screen = profile_gender_screen(conversation.ctx.catalog, conversation.language)
-        await answer_message(message, Reply([screen]))
+        await respond(message, conversation, Reply([screen]))
 
     @router.callback_query(F.data.startswith(PROFILE_PREFIX))
     async def profile_choice(query: CallbackQuery, conversation: Conversation) -> None:
@@ -118,6 +120,6 @@ def build_router(
             screen = profile_age_screen(catalog, language)
         else:
             screen = Screen(profile_done_text(resident, catalog, language))
-        await answer_callback(query, Reply([screen]), catalog)
+        await respond_to_button(query, conversation, Reply([screen]))
 
     return router

@@ -20,7 +20,7 @@ from bot.events import EventKind, record
 from bot.groups import START_PREFIX, join_reply
 from bot.lesson_flow import PREFIX, LessonFlow
 from bot.lessons import Library
-from handlers.render import answer_callback, answer_message
+from handlers.render import respond, respond_to_button
 
 log = logging.getLogger("sabai.lessons")
 
@@ -53,21 +53,21 @@ def build_router(library: Library) -> Router:
     async def start_join(
         message: Message, command: CommandObject, conversation: Conversation
     ) -> None:
-        await answer_message(message, await join_reply(conversation, command.args))
+        await respond(message, conversation, await join_reply(conversation, command.args))
 
     @router.message(Command("join"))
     async def join(message: Message, command: CommandObject, conversation: Conversation) -> None:
-        await answer_message(message, await join_reply(conversation, command.args))
+        await respond(message, conversation, await join_reply(conversation, command.args))
 
     @router.message(Command("lessons"))
     async def lessons(message: Message, conversation: Conversation) -> None:
-        await answer_message(message, await LessonFlow(conversation, library).lessons())
+        await respond(message, conversation, await LessonFlow(conversation, library).lessons())
 
     @router.message(F.text, InLesson())
     async def typed(message: Message, conversation: Conversation) -> None:
         assert message.text is not None
         flow = LessonFlow(conversation, library)
-        await answer_message(message, await flow.text(message.text), conversation.ctx.catalog)
+        await respond(message, conversation, await flow.text(message.text))
 
     @router.callback_query(F.data.startswith(PREFIX) | (F.data == "m:lessons"))
     async def button(query: CallbackQuery, conversation: Conversation) -> None:
@@ -89,6 +89,6 @@ def build_router(library: Library) -> Router:
             log.info("stale or forged lesson button %r", exc.args[0] if exc.args else "")
             await query.answer(conversation.t("error.expired"), show_alert=True)
             return
-        await answer_callback(query, reply, conversation.ctx.catalog)
+        await respond_to_button(query, conversation, reply)
 
     return router

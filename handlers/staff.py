@@ -252,9 +252,10 @@ def _build_tools_router() -> Router:
         await query.answer(
             view.t(
                 "staff.revoked",
-                who=html.escape(listing),
+                # A callback answer is plain text: nothing to escape, entities would show.
+                who=listing,
                 role=view.role(grant.role),
-                place=await view.place(grant.scope),
+                place=html.unescape(await view.place(grant.scope)),
             )
         )
         text, markup = await _staff_screen(view, staff, signer, query.from_user.id)

@@ -35,7 +35,7 @@ from bot.courses import (
     parse_hhmm,
 )
 from bot.groups import START_PREFIX, area_of_group, create_group, group_by_code, groups_of
-from bot.i18n import format_when, is_plain_number
+from bot.i18n import format_when, is_plain_number, localize_digits
 from bot.lessons import Library
 from bot.models import utcnow
 from bot.pushes import (
@@ -80,7 +80,7 @@ def build_router(library: Library, sessions: async_sessionmaker[AsyncSession]) -
 
     async def place(conversation: Conversation, code: str) -> str:
         area = await AreaService(conversation.session).get(code)
-        return html.escape(display_name(area, conversation.language)) if area else code
+        return html.escape(display_name(area, conversation.language) if area else code)
 
     def confirm_keyboard(
         conversation: Conversation, signer: CallbackSigner, user_id: int, kind: str, row_id: int
@@ -132,7 +132,11 @@ def build_router(library: Library, sessions: async_sessionmaker[AsyncSession]) -
     @router.message(Command("trainer"))
     async def help_(message: Message, conversation: Conversation) -> None:
         await message.answer(
-            conversation.t("trainer.help", tz=conversation.ctx.tz.key, quiet=str(quiet))
+            conversation.t(
+                "trainer.help",
+                tz=conversation.ctx.tz.key,
+                quiet=localize_digits(str(quiet), conversation.language),
+            )
         )
 
     @router.message(Command("lessonids"))
@@ -269,7 +273,7 @@ def build_router(library: Library, sessions: async_sessionmaker[AsyncSession]) -
                 lessons=len(lesson_ids),
                 target=target_name,
                 days=int(words[3]),
-                at=f"{at:%H:%M}",
+                at=localize_digits(f"{at:%H:%M}", conversation.language),
                 first=when_text(conversation, draft.next_at),
                 count=conversation.ctx.staff_count(reach, conversation.language),
             ),

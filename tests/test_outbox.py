@@ -8,6 +8,7 @@ request log, with loose bounds, never from sleeps in the test.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import sys
@@ -588,6 +589,10 @@ async def test_a_killed_sender_process_resumes_with_only_in_flight_duplicates(
     received = api.received()
     assert all(received[chat] >= 1 for chat in chats), "a reachable resident got nothing"
     duplicates = sum(count - 1 for count in received.values())
+    # The figure for the closing note: run with --log-cli-level=INFO to see it.
+    logging.getLogger("sabai.tests").info(
+        "kill test: %d sent before SIGKILL, %d duplicates of %d", sent_before, duplicates, total
+    )
     # Only rows claimed and in flight at the kill can go twice.
     assert duplicates <= batch, f"{duplicates} duplicates, killed after {sent_before} sends"
     assert (await statuses(db)) == Counter({Status.SENT: total})
