@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.audit import Act, record_audit
 from bot.events import EventKind, record_for
 from bot.i18n import LANGUAGES
 from bot.models import Area, Resident, new_pseudonym, utcnow
@@ -141,6 +142,7 @@ async def register_person(
     await session.flush()
     if person.attended_on is not None:
         await record_attendance(session, resident, person.attended_on, trainer, tz)
+    record_audit(session, trainer, Act.PERSON_REGISTERED, person.area_code, {"people": 1})
     return resident
 
 
@@ -247,6 +249,12 @@ async def import_attendance(
                 session, resident, person.attended_on, trainer, tz
             )
     session.add(AttendanceImport(digest=digest, trainer=trainer, rows=len(people), at=now))
+    # One entry per area the sheet registered people in, so each area's staff see it.
+    per_area: dict[str, int] = {}
+    for person in people:
+        per_area[person.area_code] = per_area.get(person.area_code, 0) + 1
+    for area_code, count in sorted(per_area.items()):
+        record_audit(session, trainer, Act.PERSON_REGISTERED, area_code, {"people": count})
     await session.flush()
     return ImportReport(registered=len(people), attendance=attendance)
 

@@ -40,6 +40,7 @@ class Act(StrEnum):
     EXPORT_UNSUPPRESSED = "export_unsuppressed"
     EXPORT_PERSONAL_DATA = "export_personal_data"
     RETENTION_PURGE = "retention_purge"
+    PERSON_REGISTERED = "person_registered"
 
 
 def cli_actor(user: str | None = None) -> str:

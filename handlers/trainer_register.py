@@ -12,6 +12,7 @@ import html
 
 from aiogram import F, Router
 from aiogram.enums import ChatType
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
@@ -95,12 +96,12 @@ def build_router() -> Router:
         if not isinstance(message, Message):
             return
         if fields[0] == "x":
-            await message.edit_text(ctx.catalog.text(language, "register.cancelled"))
+            await _show(message, ctx.catalog.text(language, "register.cancelled"))
             return
         if fields[0] == "ok":
             person = _person(fields[1:])
             if person is None or not staff.can(Role.TRAINER, person.area_code):
-                await message.edit_text(ctx.catalog.text(language, "register.not_allowed"))
+                await _show(message, ctx.catalog.text(language, "register.not_allowed"))
                 return
             await register_person(
                 conversation.session,
@@ -116,15 +117,24 @@ def build_router() -> Router:
                 ctx.tz,
                 conversation.now,
             )
-            await message.edit_text(ctx.catalog.text(language, "register.done"))
+            await _show(message, ctx.catalog.text(language, "register.done"))
             return
         if not staff.can(Role.TRAINER, fields[0]):
-            await message.edit_text(ctx.catalog.text(language, "register.not_allowed"))
+            await _show(message, ctx.catalog.text(language, "register.not_allowed"))
             return
         text, rows = await _step(conversation, language, fields)
-        await message.edit_text(text, reply_markup=_markup(rows, signer, query.from_user.id))
+        await _show(message, text, _markup(rows, signer, query.from_user.id))
 
     return router
+
+
+async def _show(message: Message, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    """Show `text` in place; a second tap that would show the same text changes nothing."""
+    try:
+        await message.edit_text(text, reply_markup=markup)
+    except TelegramBadRequest as exc:
+        if "not modified" not in exc.message:
+            raise
 
 
 def _person(fields: list[str]) -> AssistedPerson | None:
