@@ -10,7 +10,6 @@ a restart or a second bot process continues the same conversation.
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,10 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.area_search import AreaIndex
 from bot.areas import AreaTree, AreaView, describe, display_name
 from bot.events import EventKind, record
-from bot.i18n import LANGUAGES, Catalog, format_when, is_plain_number, to_latin_digits
+from bot.i18n import LANGUAGES, Catalog, format_when, is_plain_number
 from bot.models import Resident, utcnow
 from bot.residents import ResidentService, TelegramUser
-from bot.screens import Option, Reply, Screen, rows_of
+from bot.screens import Option, Reply, Screen, normalize_typed, rows_of
 
 PAGE_SIZE = 8
 SEARCH_LIMIT = 6
@@ -70,10 +69,6 @@ class Context:
         return html.escape(Suppressor(self.small_count_k).count(n).text(language))
 
 
-def _norm(text: str) -> str:
-    return re.sub(r"\s+", " ", to_latin_digits(text).strip().lower())
-
-
 class Conversation:
     """Handles one resident's update inside one database session."""
 
@@ -108,7 +103,7 @@ class Conversation:
         words: set[str] = set()
         for lang in LANGUAGES:
             raw = self.ctx.catalog.raw(lang, key)
-            words.update(_norm(word) for word in raw.split(",") if word.strip())
+            words.update(normalize_typed(word) for word in raw.split(",") if word.strip())
         return words
 
     def _set_awaiting(self, key: str | None) -> None:
@@ -342,7 +337,7 @@ class Conversation:
         if not typed:
             return Reply([Screen(self.t("error.not_understood"))])
         screen = await self._current_screen()
-        by_choice = self._typed_choice(screen, typed) if screen else None
+        by_choice = screen.choice_for(typed) if screen else None
         if by_choice is not None:
             return await self.action(by_choice)
         r = self.resident
@@ -354,13 +349,13 @@ class Conversation:
         if r.awaiting == "ul":
             return self._unlisted_words(typed)
         if r.awaiting == "cs" or (self._area_known() and r.consent_at is None):
-            if _norm(typed) in self._words("words.yes"):
+            if normalize_typed(typed) in self._words("words.yes"):
                 return await self._consent(True)
-            if _norm(typed) in self._words("words.no"):
+            if normalize_typed(typed) in self._words("words.no"):
                 return await self._consent(False)
             return Reply([self.consent_screen()])
         if r.awaiting == "fg":
-            if _norm(typed) in self._words("words.yes"):
+            if normalize_typed(typed) in self._words("words.yes"):
                 return await self._forget(True)
             return await self._forget(False)
         if not self._area_known() or (r.awaiting or "").startswith(("br:", "pk:")):
@@ -382,30 +377,21 @@ class Conversation:
             return await self.next_onboarding_screen()
         return self.menu_screen()
 
-    def _typed_choice(self, screen: Screen, typed: str) -> str | None:
-        options = screen.options()
-        number = to_latin_digits(typed).strip().rstrip(".")
-        if is_plain_number(number) and 1 <= int(number) <= len(options):
-            return options[int(number) - 1].action
-        wanted = _norm(typed)
-        for option in options:
-            if _norm(option.label) == wanted:
-                return option.action
-        return None
-
     def _typed_language(self, typed: str) -> str | None:
-        wanted = _norm(typed)
+        wanted = normalize_typed(typed)
         for lang, words in LANGUAGE_WORDS.items():
-            if wanted in words or wanted == _norm(
+            if wanted in words or wanted == normalize_typed(
                 self.ctx.catalog.raw(lang, LANGUAGE_LABELS[lang])
             ):
                 return lang
         return None
 
     def _typed_menu_item(self, typed: str) -> str | None:
-        wanted = _norm(typed)
+        wanted = normalize_typed(typed)
         for item in MENU_ITEMS:
-            labels = {_norm(label) for label in self.ctx.catalog.all_languages(f"menu.{item}")}
+            labels = {
+                normalize_typed(label) for label in self.ctx.catalog.all_languages(f"menu.{item}")
+            }
             if wanted in labels or wanted in self._words(f"words.{item}"):
                 return item
         return None

@@ -25,7 +25,7 @@ from bot.events import EventKind, record
 from bot.i18n import is_plain_number, to_latin_digits
 from bot.lesson_models import DONE, QUIZ, STEP, LessonProgress
 from bot.lessons import Lesson, LessonText, Library, Step
-from bot.screens import Option, Reply, Screen, rows_of
+from bot.screens import Option, Reply, Screen, normalize_typed, rows_of
 
 PREFIX = "ls:"
 Translate = Callable[..., str]  # (key, **params) -> text in one language
@@ -264,16 +264,11 @@ class LessonFlow:
         return done_screen(self.c.t, text, self._next_text(text))
 
     def _typed_choice(self, screen: Screen, typed: str) -> str | None:
-        options = screen.options()
-        number = typed.rstrip(".")
-        if is_plain_number(number) and 1 <= int(number) <= len(options):
-            return options[int(number) - 1].action
-        wanted = _norm(typed)
-        for option in options:
-            if _norm(option.label) == wanted:
-                return option.action
-        nexts = [o.action for o in options if o.action.startswith(f"{PREFIX}n:")]
-        if nexts and wanted in self._next_words():
+        action = screen.choice_for(typed)
+        if action is not None:
+            return action
+        nexts = [o.action for o in screen.options() if o.action.startswith(f"{PREFIX}n:")]
+        if nexts and normalize_typed(typed) in self._next_words():
             return nexts[0]
         return None
 
@@ -281,7 +276,7 @@ class LessonFlow:
         words: set[str] = set()
         for language in self.c.ctx.catalog.files:
             raw = self.c.ctx.catalog.raw(language, "words.next")
-            words.update(_norm(word) for word in raw.split(",") if word.strip())
+            words.update(normalize_typed(word) for word in raw.split(",") if word.strip())
         return words
 
     # ----- steps -----------------------------------------------------------------------------
@@ -342,7 +337,3 @@ class LessonFlow:
         self._event(EventKind.LESSON_COMPLETED, text, first_time=first_time)
         note = self.c.t("lesson.right", note=quiz.right_note)
         return done_screen(self.c.t, text, self._next_text(text), note)
-
-
-def _norm(text: str) -> str:
-    return re.sub(r"\s+", " ", to_latin_digits(text).strip().lower())

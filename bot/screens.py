@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+
+from bot.i18n import is_plain_number, to_latin_digits
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,23 @@ class Screen:
     def options(self) -> list[Option]:
         """Options in reading order, as a resident would number them."""
         return [option for row in self.rows for option in row]
+
+    def choice_for(self, typed: str) -> str | None:
+        """The action a resident means by typing an option's number (any digits) or label."""
+        options = self.options()
+        number = to_latin_digits(typed).strip().rstrip(".")
+        if is_plain_number(number) and 1 <= int(number) <= len(options):
+            return options[int(number) - 1].action
+        wanted = normalize_typed(typed)
+        for option in options:
+            if normalize_typed(option.label) == wanted:
+                return option.action
+        return None
+
+
+def normalize_typed(text: str) -> str:
+    """Typed words compared loosely: Latin digits, lower case, single spaces."""
+    return re.sub(r"\s+", " ", to_latin_digits(text).strip().lower())
 
 
 @dataclass
