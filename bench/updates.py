@@ -9,6 +9,12 @@ EmulatorServer on 127.0.0.1; the residents drive the same emulator in-process.
 Latency of one update = from the moment it is queued in the emulator until the dispatcher has
 finished handling it, i.e. until every reply it sent is stored in the emulator (each send
 waits for the emulator's answer). Throughput = all updates / wall time of the whole run.
+CPU ms/update = the process's CPU time (all threads: bot, emulator, residents) over the run /
+updates; it is less sensitive than throughput to other load on the machine.
+
+A third bot, "replies only", makes exactly the Bot API calls Sabai made for each step of each
+conversation (recorded during Sabai's run) and does nothing else: no routing beyond one
+handler, no database. Its speed is the most any bot answering as Sabai does could reach here.
 
     .venv/bin/python bench/updates.py                      # SQLite in a temp dir
     .venv/bin/python bench/updates.py --database-url postgresql+asyncpg://postgres@127.0.0.1/sabai_bench
@@ -20,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import contextvars
 import cProfile
 import logging
 import random
@@ -35,7 +42,20 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aiogram import Bot, Dispatcher
-from aiogram.types import Message, Update
+from aiogram.client.session.middlewares.base import (
+    BaseRequestMiddleware,
+    NextRequestMiddlewareType,
+)
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    DeleteMyCommands,
+    EditMessageReplyMarkup,
+    EditMessageText,
+    SetMyCommands,
+    TelegramMethod,
+)
+from aiogram.methods.base import Response, TelegramType
+from aiogram.types import BotCommandScopeChat, CallbackQuery, Message, Update
 from sqlalchemy import func, select
 
 from bot.app import EMULATOR_BOT_ID, build_app, emulator_token, make_bot
@@ -73,15 +93,21 @@ def bare_script(steps: list[Step]) -> list[Step]:
     return [("text", value) for _, value in steps]
 
 
+HANDLING: contextvars.ContextVar[int | None] = contextvars.ContextVar("handling", default=None)
+
+
 @dataclass
 class Timing:
     """Per-update completion, reported by the dispatcher, awaited by the residents."""
 
     waiting: dict[int, asyncio.Future[tuple[float, bool]]] = field(default_factory=dict)
+    # update id -> (user id, step): which step of whose conversation an update was
+    steps: dict[int, tuple[int, int]] = field(default_factory=dict)
 
-    def expect(self, update_id: int) -> asyncio.Future[tuple[float, bool]]:
+    def expect(self, update_id: int, user_id: int, step: int) -> asyncio.Future[tuple[float, bool]]:
         future: asyncio.Future[tuple[float, bool]] = asyncio.get_running_loop().create_future()
         self.waiting[update_id] = future
+        self.steps[update_id] = (user_id, step)
         return future
 
     def done(self, update_id: int, ok: bool) -> None:
@@ -95,6 +121,7 @@ class Timing:
 
         async def timed_feed(bot: Bot, update: Update, **kwargs: Any) -> Any:
             ok = False
+            HANDLING.set(update.update_id)
             try:
                 result = await feed(bot, update, **kwargs)
                 ok = True
@@ -103,6 +130,63 @@ class Timing:
                 self.done(update.update_id, ok)
 
         dispatcher.feed_update = timed_feed  # type: ignore[method-assign]
+
+
+class CallRecorder(BaseRequestMiddleware):
+    """Keep every Bot API call made while handling an update, by update id."""
+
+    def __init__(self) -> None:
+        self.calls: dict[int, list[TelegramMethod[Any]]] = {}
+        self.replies: dict[tuple[int, int], list[TelegramMethod[Any]]] = {}
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        update_id = HANDLING.get()
+        if update_id is not None:
+            self.calls.setdefault(update_id, []).append(method)
+        return await make_request(bot, method)
+
+    def by_step(self, timing: Timing) -> dict[tuple[int, int], list[TelegramMethod[Any]]]:
+        """The calls made for each (user id, step) of the residents' conversations."""
+        return {timing.steps[u]: calls for u, calls in self.calls.items() if u in timing.steps}
+
+
+def replay_dispatcher(replies: dict[tuple[int, int], list[TelegramMethod[Any]]]) -> Dispatcher:
+    """A bot that does no work of its own: for each step of each conversation it makes the
+    very Bot API calls Sabai made for it (same texts, keyboards, command lists), pointed at
+    the current message and callback query. Its speed is the ceiling for any bot that
+    answers as Sabai does, whatever it computes."""
+    dispatcher = Dispatcher()
+    steps: dict[int, int] = {}
+
+    async def replay(bot: Bot, user_id: int, query: CallbackQuery | None) -> None:
+        step = steps.get(user_id, 0)
+        steps[user_id] = step + 1
+        for method in replies.get((user_id, step), []):
+            changes: dict[str, Any] = {}
+            if isinstance(method, AnswerCallbackQuery) and query is not None:
+                changes["callback_query_id"] = query.id
+            edit = isinstance(method, (EditMessageText, EditMessageReplyMarkup))
+            if edit and query is not None and isinstance(query.message, Message):
+                changes["message_id"] = query.message.message_id
+            if isinstance(method, (SetMyCommands, DeleteMyCommands)):
+                changes["scope"] = BotCommandScopeChat(chat_id=user_id)
+            await bot(method.model_copy(update=changes))
+
+    @dispatcher.message()
+    async def on_message(message: Message, bot: Bot) -> None:
+        if message.from_user is not None:
+            await replay(bot, message.from_user.id, None)
+
+    @dispatcher.callback_query()
+    async def on_tap(query: CallbackQuery, bot: Bot) -> None:
+        await replay(bot, query.from_user.id, query)
+
+    return dispatcher
 
 
 class ErrorCount(logging.Handler):
@@ -124,6 +208,7 @@ class Result:
     latencies: list[float]
     failures: int  # updates the bot failed on (an exception), or never finished
     errors_logged: int = 0
+    cpu_seconds: float = 0.0  # CPU of the whole process (emulator and residents included)
 
     @property
     def rate(self) -> float:
@@ -160,7 +245,7 @@ async def chat(
             update = emulator.press_button(user_id, message.message_id, data)
         else:
             update = emulator.send_text(user_id, value)
-        finished = timing.expect(int(update["update_id"]))
+        finished = timing.expect(int(update["update_id"]), user_id, step)
         try:
             done_at, ok = await asyncio.wait_for(finished, UPDATE_TIMEOUT)
         except TimeoutError:
@@ -220,13 +305,15 @@ async def measure(
     logging.getLogger().addHandler(errors)
     if profile is not None:
         profile.enable()
+    cpu_started = time.process_time()
     try:
         seconds, latencies, failures = await drive(emulator, timing, first_id, scripts)
     finally:
+        cpu = time.process_time() - cpu_started
         if profile is not None:
             profile.disable()
         logging.getLogger().removeHandler(errors)
-    return Result(name, len(latencies), seconds, latencies, failures, errors.count)
+    return Result(name, len(latencies), seconds, latencies, failures, errors.count, cpu)
 
 
 async def run_sabai(
@@ -234,6 +321,7 @@ async def run_sabai(
     scripts: list[list[Step]],
     first_id: int,
     profile: cProfile.Profile | None,
+    recorder: CallRecorder | None = None,
 ) -> tuple[Result, int]:
     """Measure Sabai; return the result and how many residents reached consent."""
     emulator = Emulator(bot_id=EMULATOR_BOT_ID)
@@ -244,6 +332,8 @@ async def run_sabai(
         build_app(settings, emulator_token(), server.base_url) as app,
     ):
         timing.attach(app.dispatcher)
+        if recorder is not None:
+            app.bot.session.middleware(recorder)
         # As `sabai run` does: the configured cap on updates handled at once.
         async with polling(app.bot, app.dispatcher, settings.max_concurrent_updates):
             result = await measure("Sabai", emulator, timing, scripts, first_id, profile)
@@ -257,6 +347,8 @@ async def run_sabai(
                     Resident.consent_at.is_not(None),
                 )
             )
+    if recorder is not None:
+        recorder.replies = recorder.by_step(timing)
     return result, int(consented or 0)
 
 
@@ -285,12 +377,35 @@ async def run_bare(scripts: list[list[Step]], first_id: int) -> Result:
             await bot.session.close()
 
 
+async def run_replay(
+    replies: dict[tuple[int, int], list[TelegramMethod[Any]]],
+    scripts: list[list[Step]],
+    first_id: int,
+    concurrency: int,
+) -> Result:
+    emulator = Emulator(bot_id=EMULATOR_BOT_ID)
+    timing = Timing()
+    dispatcher = replay_dispatcher(replies)
+    timing.attach(dispatcher)
+    async with EmulatorServer(emulator) as server:
+        bot = make_bot(emulator_token(), server.base_url)
+        try:
+            async with polling(bot, dispatcher, concurrency):
+                return await measure("replies only", emulator, timing, scripts, first_id)
+        finally:
+            await bot.session.close()
+
+
 def table(results: list[Result]) -> str:
-    lines = [f"{'bot':<14}{'updates':>9}{'seconds':>10}{'updates/s':>11}{'p50 ms':>9}{'p99 ms':>9}"]
+    lines = [
+        f"{'bot':<14}{'updates':>9}{'seconds':>10}{'updates/s':>11}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'CPU ms/update':>15}"
+    ]
     for r in results:
         lines.append(
             f"{r.name:<14}{r.updates:>9}{r.seconds:>10.2f}{r.rate:>11.1f}"
             f"{r.percentile(50):>9.1f}{r.percentile(99):>9.1f}"
+            f"{r.cpu_seconds * 1000 / max(1, r.updates):>15.2f}"
             + (f"   ({r.failures} updates failed)" if r.failures else "")
             + (f"   ({r.errors_logged} errors logged)" if r.errors_logged else "")
         )
@@ -309,13 +424,19 @@ async def main(args: argparse.Namespace) -> int:
         profile = cProfile.Profile() if args.profile else None
         results: list[Result] = []
         sabai: Result | None = None
+        recorder = CallRecorder() if args.only is None and not args.no_replay else None
         if args.only in (None, "sabai"):
-            sabai, consented = await run_sabai(database_url, scripts, first_id, profile)
+            sabai, consented = await run_sabai(database_url, scripts, first_id, profile, recorder)
             results.append(sabai)
             print(f"Sabai: {consented}/{args.residents} residents signed up (consent given)")
             if profile is not None:
                 profile.dump_stats(args.profile)
                 print(f"profile of the measured Sabai run written to {args.profile}")
+        replay: Result | None = None
+        if recorder is not None:
+            concurrency = Settings(None, "", database_url).max_concurrent_updates
+            replay = await run_replay(recorder.replies, scripts, first_id, concurrency)
+            results.append(replay)
         bare: Result | None = None
         if args.only in (None, "bare"):
             bare = await run_bare([bare_script(s) for s in scripts], first_id)
@@ -326,6 +447,12 @@ async def main(args: argparse.Namespace) -> int:
         ratio = sabai.rate / bare.rate
         verdict = "meets" if ratio >= TARGET_RATIO else "misses"
         print(f"\nratio Sabai/bare (updates/s): {ratio:.2f}, {verdict} the target ≥ {TARGET_RATIO}")
+        if replay is not None:
+            print(
+                f"ratio replies-only/bare: {replay.rate / bare.rate:.2f} (the most any bot "
+                "sending Sabai's replies could reach); "
+                f"Sabai/replies-only: {sabai.rate / replay.rate:.2f}"
+            )
     return 0 if all(r.failures == 0 and r.errors_logged == 0 for r in results) else 1
 
 
@@ -340,6 +467,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "database is migrated and keeps the bench residents",
     )
     parser.add_argument("--only", choices=("sabai", "bare"), default=None)
+    parser.add_argument(
+        "--no-replay",
+        action="store_true",
+        help="skip the replies-only bot (replays Sabai's own Bot API calls, doing no work)",
+    )
     parser.add_argument("--profile", default=None, help="write a cProfile of Sabai's run here")
     return parser.parse_args(argv)
 

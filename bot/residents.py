@@ -31,11 +31,13 @@ class ResidentService:
             select(Resident).where(Resident.telegram_id == telegram_id)
         )
 
-    async def begin(
-        self, user: TelegramUser, language: str, known: Resident | None = None
-    ) -> Resident:
-        """Create (or re-use) the resident row when they choose a language."""
-        resident = known or await self.by_telegram_id(user.telegram_id)
+    async def begin(self, user: TelegramUser, language: str, known: Resident | None) -> Resident:
+        """Create (or re-use) the resident row when they choose a language.
+
+        `known` is the caller's lookup of this person in the same session (None: no row);
+        looking again would cost a query on every first language choice.
+        """
+        resident = known
         if resident is None:
             resident = Resident(telegram_id=user.telegram_id, language=language)
             self.session.add(resident)

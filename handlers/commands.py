@@ -34,6 +34,11 @@ def commands_for(catalog: Catalog, language: str) -> list[BotCommand]:
     ]
 
 
+def _descriptions(catalog: Catalog, language: str) -> list[str]:
+    # Plain strings compare as well as BotCommand models and cost far less to build.
+    return [catalog.text(language, f"commands.{name}") for name in COMMAND_ORDER]
+
+
 async def register_commands(bot: Bot, catalog: Catalog) -> None:
     """Register the default list and one per Telegram interface language."""
     await bot.set_my_commands(commands_for(catalog, catalog.default_language))
@@ -56,7 +61,7 @@ async def sync_chat_commands(
     """
     shown = app_language if app_language in TELEGRAM_LANGUAGES else catalog.default_language
     scope = BotCommandScopeChat(chat_id=chat_id)
-    if commands_for(catalog, chosen) != commands_for(catalog, shown):
+    if _descriptions(catalog, chosen) != _descriptions(catalog, shown):
         await bot.set_my_commands(commands_for(catalog, chosen), scope=scope)
     elif previous is not None and previous != chosen:
         # An earlier choice may have left a per-chat list in another language.
