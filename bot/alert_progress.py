@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.alert_compose import PREFIX, progress_text
 from bot.alert_models import Alert
-from bot.alerts import status_of
+from bot.alerts import alert_status, status_of
 from bot.i18n import Catalog
 from bot.models import utcnow
 from bot.screens import Option, Screen
@@ -41,6 +41,22 @@ def progress_screen(
         return Screen(text)
     cancel = Option(catalog.text(language, "alerts.cancel_alert"), f"{PREFIX}k:{alert_id}")
     return Screen(text, ((cancel,),))
+
+
+async def confirmation_screen(
+    session: AsyncSession,
+    catalog: Catalog,
+    language: str,
+    alert_id: int,
+    tz: ZoneInfo,
+    k: int = DEFAULT_K,
+) -> Screen:
+    """The progress message that replaces a coordinator's preview once the alert is queued."""
+    status = await alert_status(session, alert_id)
+    if status is None:
+        raise LookupError(f"no alert #{alert_id}")
+    text = progress_text(catalog, language, status, tz, k)
+    return progress_screen(catalog, language, alert_id, text, status.finished)
 
 
 async def update_progress(

@@ -19,11 +19,23 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.audit import Act, record_audit
 from bot.i18n import Catalog, is_plain_number
 from bot.lesson_models import Course, LessonPush
 from bot.lessons import Library
 from bot.models import utcnow
-from bot.pushes import QUEUED, QuietHours, Target, count_reach, enqueue_push, out_of_quiet
+from bot.pushes import (
+    QUEUED,
+    QuietHours,
+    Settled,
+    Settlement,
+    Target,
+    count_reach,
+    enqueue_push,
+    out_of_quiet,
+    target_scope,
+)
+from bot.roles import Role, Staff
 
 log = logging.getLogger("sabai.courses")
 
@@ -151,6 +163,45 @@ async def activate(
         course.next_at = next_delivery(schedule, None, now, tz, quiet)
         course.status = ACTIVE
         return course.next_at
+
+
+async def settle_course(
+    session: AsyncSession,
+    sessions: async_sessionmaker[AsyncSession],
+    course_id: int,
+    trainer_id: int,
+    staff: Staff,
+    *,
+    confirm: bool,
+) -> Settlement:
+    """Start or drop a trainer's draft course: scope checked again, started once, audited.
+
+    `session` is the update's; the course starts in a transaction of its own from `sessions`.
+    """
+    course = await draft_course_of(session, course_id, trainer_id)
+    if course is None:
+        return Settlement(Settled.DUPLICATE)
+    scope = await target_scope(session, target_of(course))
+    if scope is None or not staff.can(Role.TRAINER, scope):
+        return Settlement(Settled.EXPIRED)
+    if not confirm:
+        cancel_course(course)
+        return Settlement(Settled.CANCELLED)
+    # As for pushes: end the update's transaction, then start the course exactly once.
+    await session.commit()
+    first = await activate(sessions, course.id)
+    if first is None:
+        return Settlement(Settled.DUPLICATE)
+    record_audit(
+        session,
+        staff.pseudonym,
+        Act.COURSE_PUSHED,
+        scope,
+        {"course": course.id, "lessons": list(course.lesson_ids)},
+    )
+    # Stored before the trainer is answered, so a failed reply cannot lose the entry.
+    await session.commit()
+    return Settlement(Settled.DONE, when=first)
 
 
 @dataclass(frozen=True)

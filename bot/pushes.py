@@ -11,16 +11,19 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.audit import Act, record_audit
+from bot.groups import area_of_group
 from bot.i18n import LANGUAGES, Catalog
 from bot.lesson_flow import push_screen
 from bot.lesson_models import GroupMember, LessonProgress, LessonPush
-from bot.lessons import Lesson
+from bot.lessons import Lesson, Library
 from bot.models import Resident, utcnow
 from bot.outbox import (
     Job,
@@ -30,6 +33,7 @@ from bot.outbox import (
     enqueue_for_recipients,
     job_progress,
 )
+from bot.roles import Role, Staff
 from bot.screens import Screen
 
 JOB_KIND = "lesson_push"
@@ -75,6 +79,13 @@ class Target:
 
     area_code: str | None = None
     group_id: int | None = None
+
+
+async def target_scope(session: AsyncSession, target: Target) -> str | None:
+    """The area a target lies in, for scope checks; None if its group is gone."""
+    if target.area_code:
+        return target.area_code
+    return await area_of_group(session, target.group_id) if target.group_id is not None else None
 
 
 def audience(target: Target, lesson_id: str) -> list[ColumnElement[bool]]:
@@ -204,3 +215,67 @@ async def enqueue_push(
 def cancel_draft(push: LessonPush) -> None:
     """Drop a draft the trainer declined (kept, marked, for the record)."""
     push.status = CANCELLED
+
+
+class Settled(StrEnum):
+    """How a trainer's Send or Cancel tap on a draft push or course ended."""
+
+    DONE = "done"  # queued (a push) or scheduled (a course)
+    CANCELLED = "cancelled"
+    DUPLICATE = "duplicate"  # confirmed or cancelled already, or not theirs
+    EXPIRED = "expired"  # the lesson is gone, or the area is no longer theirs
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """What a settled tap did, for the trainer's answer."""
+
+    outcome: Settled
+    queued: int = 0
+    # A push: when it was asked to go out; a course: its first delivery.
+    when: datetime | None = None
+
+
+async def settle_push(
+    session: AsyncSession,
+    sessions: async_sessionmaker[AsyncSession],
+    push_id: int,
+    trainer_id: int,
+    staff: Staff,
+    *,
+    confirm: bool,
+    library: Library,
+    catalog: Catalog,
+    tz: ZoneInfo,
+    quiet: QuietHours,
+) -> Settlement:
+    """Send or drop a trainer's draft push: scope checked again, queued once, audited.
+
+    `session` is the update's; the queueing runs in transactions of its own from `sessions`.
+    """
+    push = await draft_of(session, push_id, trainer_id)
+    if push is None:
+        return Settlement(Settled.DUPLICATE)
+    lesson = library.get(push.lesson_id)
+    scope = await target_scope(session, Target(push.area_code, push.group_id))
+    if lesson is None or scope is None or not staff.can(Role.TRAINER, scope):
+        return Settlement(Settled.EXPIRED)
+    if not confirm:
+        cancel_draft(push)
+        return Settlement(Settled.CANCELLED)
+    # The update's transaction ends before the claim: SQLite has one writer at a time, and
+    # the claim is a transaction of its own so that a double tap queues once.
+    await session.commit()
+    if not await claim_draft(sessions, push.id):
+        return Settlement(Settled.DUPLICATE)
+    queued = await enqueue_push(sessions, push, lesson, catalog, tz, quiet)
+    record_audit(
+        session,
+        staff.pseudonym,
+        Act.LESSON_PUSHED,
+        scope,
+        {"lesson": push.lesson_id, "push": push.id, "recipients": queued},
+    )
+    # Stored before the trainer is answered, so a failed reply cannot lose the entry.
+    await session.commit()
+    return Settlement(Settled.DONE, queued, push.send_at)

@@ -22,14 +22,13 @@ from aiogram.filters import Command, Filter, or_f
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.alert_compose import PREFIX, Composer, Outcome, list_text, progress_text, waiting_for_text
-from bot.alert_progress import Edit, progress_screen
+from bot.alert_compose import PREFIX, Composer, Outcome, list_text, waiting_for_text
+from bot.alert_progress import Edit, confirmation_screen
 from bot.alerts import (
     TOPICS,
     TOPICS_PREFIX,
     AlertError,
     acknowledge,
-    alert_status,
     cancel_alert,
     create_alert,
     list_alerts,
@@ -43,6 +42,7 @@ from bot.conversation import Conversation
 from bot.pushes import QuietHours
 from bot.roles import Role, Staff
 from bot.screens import Option, Reply, Screen, compact
+from bot.staff_language import staff_language
 from handlers.render import respond, respond_to_button
 from handlers.roles_filter import HasRole, session_of
 
@@ -66,13 +66,6 @@ class ComposingText(Filter):
         if session is None or not isinstance(conversation, Conversation):
             return False
         return await waiting_for_text(session, message.from_user.id, conversation.now)
-
-
-def _language(conversation: Conversation, app_language: str | None) -> str:
-    """The coordinator's language as a resident, else their Telegram app's, else the default."""
-    if conversation.resident is not None and conversation.resident.language:
-        return conversation.resident.language
-    return conversation.ctx.catalog.resolve((app_language or "").split("-")[0] or None)
 
 
 def signed_keyboard(
@@ -110,14 +103,12 @@ def build_router(
     )
     quiet_hours = quiet or QuietHours()
 
-    def composer(
-        conversation: Conversation, staff: Staff, user_id: int, app: str | None
-    ) -> Composer:
+    def composer(conversation: Conversation, staff: Staff, user_id: int) -> Composer:
         ctx = conversation.ctx
         return Composer(
             conversation.session,
             ctx.catalog,
-            _language(conversation, app),
+            staff_language(conversation),
             ctx.tree,
             ctx.index,
             ctx.tz,
@@ -139,9 +130,7 @@ def build_router(
         message: Message, conversation: Conversation, staff: Staff, signer: CallbackSigner
     ) -> None:
         assert message.from_user is not None and message.bot is not None
-        outcome = await composer(
-            conversation, staff, message.from_user.id, message.from_user.language_code
-        ).start()
+        outcome = await composer(conversation, staff, message.from_user.id).start()
         await conversation.finish()
         await show(message.bot, message.chat.id, outcome.screens, signer)
 
@@ -151,7 +140,7 @@ def build_router(
     ) -> None:
         assert message.from_user is not None and message.bot is not None
         ctx = conversation.ctx
-        language = _language(conversation, message.from_user.language_code)
+        language = staff_language(conversation)
         found = await list_alerts(
             conversation.session, within=staff.scopes(Role.COORDINATOR), now=conversation.now
         )
@@ -176,9 +165,7 @@ def build_router(
     ) -> None:
         assert message.from_user is not None and message.bot is not None
         text = (message.text or "")[:MAX_TYPED]
-        outcome = await composer(
-            conversation, staff, message.from_user.id, message.from_user.language_code
-        ).text(text)
+        outcome = await composer(conversation, staff, message.from_user.id).text(text)
         await conversation.finish()
         await show(message.bot, message.chat.id, outcome.screens, signer)
 
@@ -187,8 +174,7 @@ def build_router(
         query: CallbackQuery, conversation: Conversation, staff: Staff, signer: CallbackSigner
     ) -> None:
         user_id = query.from_user.id
-        app = query.from_user.language_code
-        language = _language(conversation, app)
+        language = staff_language(conversation)
         catalog = conversation.ctx.catalog
         try:
             token = signer.verify(query.data or "", user_id, now=conversation.now)
@@ -198,7 +184,7 @@ def build_router(
         if token.startswith(CANCEL):
             await _cancel(query, conversation, staff, token, language)
             return
-        outcome = await composer(conversation, staff, user_id, app).action(token)
+        outcome = await composer(conversation, staff, user_id).action(token)
         if outcome.confirmed is not None:
             await _queue(
                 query, conversation, staff, signer, outcome, language, sessions, quiet_hours
@@ -267,11 +253,10 @@ async def _queue(
         await query.answer(ctx.catalog.text(language, exc.key, **exc.params), show_alert=True)
         return
     await query.answer()
-    async with sessions() as session:
-        status = await alert_status(session, queued.alert_id)
-    assert status is not None
-    text = progress_text(ctx.catalog, language, status, ctx.tz, ctx.small_count_k)
-    screen = progress_screen(ctx.catalog, language, queued.alert_id, text, status.finished)
+    screen = await confirmation_screen(
+        conversation.session, ctx.catalog, language, queued.alert_id, ctx.tz, ctx.small_count_k
+    )
+    await conversation.finish()
     if isinstance(message, Message):
         await message.edit_text(
             screen.text, reply_markup=signed_keyboard(screen, signer, query.from_user.id)

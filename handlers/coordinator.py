@@ -17,18 +17,11 @@ from bot.conversation import Conversation
 from bot.models import utcnow
 from bot.reach_chat import ChatReport, find_area, missing_chat, reach_chat
 from bot.roles import Role, Staff
+from bot.staff_language import staff_language
 from bot.suppression import DEFAULT_K, Suppressor
 from handlers.roles_filter import HasRole
 
 COMMANDS = ("reach", "missing")
-
-
-def language_of(conversation: Conversation, message: Message) -> str:
-    """The coordinator's language as a resident, else their Telegram app's, else the default."""
-    if conversation.resident is not None and conversation.resident.language:
-        return conversation.resident.language
-    app = (message.from_user.language_code if message.from_user else None) or ""
-    return conversation.ctx.catalog.resolve(app.split("-")[0] or None)
 
 
 def build_router(small_count_k: int = DEFAULT_K) -> Router:
@@ -45,7 +38,7 @@ def build_router(small_count_k: int = DEFAULT_K) -> Router:
         message: Message, command: CommandObject, conversation: Conversation, staff: Staff
     ) -> None:
         ctx = conversation.ctx
-        language = language_of(conversation, message)
+        language = staff_language(conversation)
 
         def t(key: str, **params: object) -> str:
             return ctx.catalog.text(language, key, **params)

@@ -23,7 +23,7 @@ from bot.i18n import LANGUAGES
 from bot.reach import area_info
 from bot.reach_chat import find_area
 from bot.roles import Role, Staff
-from handlers.coordinator import language_of
+from bot.staff_language import staff_language
 from handlers.roles_filter import HasRole
 
 PREFIX = "rg:"
@@ -62,7 +62,7 @@ def build_router() -> Router:
         signer: CallbackSigner,
     ) -> None:
         ctx = conversation.ctx
-        language = language_of(conversation, message)
+        language = staff_language(conversation)
 
         def t(key: str, **params: object) -> str:
             return ctx.catalog.text(language, key, **params)
@@ -84,7 +84,7 @@ def build_router() -> Router:
         query: CallbackQuery, conversation: Conversation, staff: Staff, signer: CallbackSigner
     ) -> None:
         ctx = conversation.ctx
-        language = conversation.language
+        language = staff_language(conversation)
         try:
             data = signer.verify(query.data or "", query.from_user.id, now=conversation.now)
         except BadSignature:

@@ -190,3 +190,42 @@ async def test_residents_cannot_use_trainer_commands(db_url: str, sessions: Sess
         assert answer is not None and "expired" in (answer.text or "")
         async with h.app.sessions() as session:
             assert await session.scalar(select(func.count()).select_from(OUTBOX)) == 0
+
+
+async def test_staff_who_never_signed_up_are_answered_in_their_apps_language(
+    db_url: str, sessions: Sessions
+) -> None:
+    async with running_bot(db_url) as h:
+        await signed_up(h, 8301)
+        area = await area_of(h, 8301)
+        # Invited by link, never a resident: only the Telegram app says which language.
+        english = h.person(8300, "Trainer", language_code="en-GB")
+        bangla = h.person(8302, "Trainer", language_code="bn")
+        async with h.app.sessions.begin() as session:
+            for uid in (8300, 8302):
+                await grant_role(session, uid, Role.TRAINER, area, "cli:test")
+
+        [preview] = await english.send(f"/push pin-otp area {area}")
+        assert "will reach <5 residents" in preview.text, preview.text
+        assert [label for label, _ in preview.buttons[0]] == ["✅ Send", "✖ Cancel"]
+        [queued] = await english.tap("Send")
+        assert queued.text.startswith("Queued for"), queued.text
+
+        [question] = await english.send(f"/register {area}")
+        assert question.text.startswith("Registering a person in"), question.text
+        # The taps that follow stay in English too.
+        [gender] = await english.tap("English")
+        assert "tell their gender" in gender.text, gender.text
+
+        [refused] = await english.send(f"/push pin-otp area {DHAKA_DIVISION}")
+        assert "outside the area you train in" in refused.text
+
+        [preview] = await bangla.send(f"/push pin-otp area {area}")
+        assert "পৌঁছাবে" in preview.text, preview.text
+
+        # A language chosen as a resident wins over the app's.
+        chose = await signed_up(h, 8303, language="বাংলা", area="কুলাউড়া", language_code="en")
+        async with h.app.sessions.begin() as session:
+            await grant_role(session, 8303, Role.TRAINER, area, "cli:test")
+        [preview] = await chose.send(f"/push pin-otp area {area}")
+        assert "পৌঁছাবে" in preview.text, preview.text
