@@ -11,17 +11,22 @@ from __future__ import annotations
 
 import html
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from babel.dates import format_datetime
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.alert_models import Alert
+from bot.alerts import JOB_KIND, PRIMARY_LANGUAGE, QUEUED, QUEUEING
 from bot.assisted import AGE_BANDS, GENDERS
 from bot.events import EventKind, record
-from bot.i18n import Catalog, format_when
+from bot.i18n import BABEL_LOCALE, Catalog, localize_digits
 from bot.models import Event, Resident, utcnow
+from bot.outbox import OUTBOX, Status
 from bot.reach import AreaInfo, Figures, Period, area_info, figures_by_group, in_area
 from bot.reach_models import Feedback
 from bot.screens import Option, Screen, rows_of
@@ -31,9 +36,23 @@ FEEDBACK_AWAITING = "fb"  # Resident.awaiting while the bot waits for their feed
 FEEDBACK_MAX = 500
 COMMUNITY_DAYS = 30
 TOP_LESSONS = 3
-# Recent events read to find alerts and lessons; plenty for one area's month.
+RECENT_ALERTS = 3
+ALERT_TITLE_MAX = 80  # characters of an alert's first line; three lines fit one phone screen
+# Recent events read to find the lessons taken; plenty for one area's month.
 RECENT_EVENTS = 5_000
+# Alerts of the whole deployment read per /community to find this area's: a month's worth.
+RECENT_ALERTS_READ = 5_000
 PROFILE_PREFIX = "pf:"
+
+
+@dataclass(frozen=True)
+class SentAlert:
+    """An alert that went out to an area, as /community lists it."""
+
+    topic: str
+    texts: Mapping[str, str]
+    delivered_at: datetime
+    ended: bool  # past its validity now
 
 
 @dataclass(frozen=True)
@@ -41,8 +60,8 @@ class CommunityView:
     area: AreaInfo
     period: Period
     figures: Figures
-    alerts: int
-    last_alert_at: datetime | None
+    alerts: int  # how many went out to the area in the period
+    recent_alerts: list[SentAlert]  # the newest of them, newest first
     top_lessons: list[str]
 
 
@@ -55,6 +74,57 @@ class FeedbackItem:
     at: datetime
 
 
+async def alerts_sent_to(
+    session: AsyncSession,
+    area_code: str,
+    since: datetime,
+    now: datetime,
+    limit: int = RECENT_ALERTS,
+) -> tuple[int, list[SentAlert]]:
+    """Alerts sent to an area or an area above it since a moment: how many, and the newest.
+
+    "Sent" means at least one message went out: an alert still scheduled, or cancelled or
+    expired before its first message, is not news the area ever got. A cancelled alert is
+    left out even if some messages went: coordinators stop an alert that was wrong, and
+    /community should not repeat it. One that expired after going out is listed (as past).
+    """
+    went_out = exists().where(
+        OUTBOX.c.job_kind == JOB_KIND,
+        OUTBOX.c.job_id == Alert.id,
+        OUTBOX.c.status == Status.SENT.value,
+    )
+    rows = await session.execute(
+        select(Alert.id, Alert.area_codes)
+        .where(
+            Alert.status.in_((QUEUEING, QUEUED)),
+            Alert.deliver_at >= since,
+            Alert.deliver_at <= now,
+            went_out,
+        )
+        .order_by(Alert.deliver_at.desc(), Alert.id.desc())
+        .limit(RECENT_ALERTS_READ)
+    )
+    # Area lists are JSON, so "one of its areas contains this one" is checked here; the texts
+    # are read afterwards for the few alerts shown only.
+    ids = [alert_id for alert_id, codes in rows if any(area_code.startswith(c) for c in codes)]
+    if not ids:
+        return 0, []
+    alerts = await session.scalars(
+        select(Alert)
+        .where(Alert.id.in_(ids[:limit]))
+        .order_by(Alert.deliver_at.desc(), Alert.id.desc())
+    )
+    return len(ids), [
+        SentAlert(
+            a.topic,
+            dict(a.texts),
+            a.deliver_at,
+            a.expires_at is not None and a.expires_at <= now,
+        )
+        for a in alerts
+    ]
+
+
 async def community_view(
     session: AsyncSession, area_code: str, now: datetime, tz: ZoneInfo
 ) -> CommunityView:
@@ -63,11 +133,12 @@ async def community_view(
     period = Period.ending(now, COMMUNITY_DAYS, tz)
     figures = await figures_by_group(session, area_code, len(area_code), period)
     now_figures = figures.get(area_code, (Figures(), Figures()))[0]
+    alert_count, recent_alerts = await alerts_sent_to(session, area_code, period.start, now)
     dialect = session.get_bind().dialect.name
-    rows = await session.execute(
-        select(Event.kind, Event.at, Event.data)
+    rows = await session.scalars(
+        select(Event.data)
         .where(
-            Event.kind.in_((EventKind.ALERT_DELIVERED.value, EventKind.LESSON_COMPLETED.value)),
+            Event.kind == EventKind.LESSON_COMPLETED.value,
             Event.at >= period.start,
             Event.at < period.end,
             in_area(Event.area_code, area_code, dialect),
@@ -75,24 +146,39 @@ async def community_view(
         .order_by(Event.at.desc())
         .limit(RECENT_EVENTS)
     )
-    alerts: set[str] = set()
-    last_alert: datetime | None = None
     lessons: Counter[str] = Counter()
-    for kind, at, data in rows:
-        data = data or {}
-        if kind == EventKind.ALERT_DELIVERED.value:
-            alerts.add(str(data.get("job", at.isoformat())))
-            last_alert = max(last_alert, at) if last_alert else at
-        elif data.get("lesson"):
+    for data in rows:
+        if data and data.get("lesson"):
             lessons[str(data["lesson"])] += 1
     return CommunityView(
         info,
         period,
         now_figures,
-        len(alerts),
-        last_alert,
+        alert_count,
+        recent_alerts,
         [lesson for lesson, _ in lessons.most_common(TOP_LESSONS)],
     )
+
+
+def alert_title(alert: SentAlert, language: str) -> str:
+    """The alert's first line in the language (Bangla when not written in it), shortened."""
+    texts = alert.texts
+    text = texts.get(language) or texts.get(PRIMARY_LANGUAGE) or next(iter(texts.values()), "")
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    words = " ".join(first.split())
+    if len(words) <= ALERT_TITLE_MAX:
+        return words
+    cut = words[: ALERT_TITLE_MAX - 1]
+    # End at a word boundary when one is near, so no word is left half-written.
+    if " " in cut[ALERT_TITLE_MAX // 2 :]:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:.-–—") + "…"
+
+
+def day_and_month(moment: datetime, language: str, tz: ZoneInfo) -> str:
+    """A local date as "12 May" (Bangla month and digits in Bangla); the period is a month."""
+    locale = BABEL_LOCALE.get(language, "en")
+    return localize_digits(format_datetime(moment, "d MMMM", tzinfo=tz, locale=locale), language)
 
 
 def community_screen(
@@ -124,11 +210,21 @@ def community_screen(
             lessons=count(f.lessons_completed),
         ),
     ]
-    last = ""
-    if view.last_alert_at is not None:
-        day = format_when(view.last_alert_at, language, tz).rsplit(",", 1)[0]
-        last = t("community.alerts_last", date=day)
-    lines.append(t("community.alerts", count=view.alerts, last=last))
+    if view.recent_alerts:
+        lines.append(t("community.alerts_head"))
+        for alert in view.recent_alerts:
+            lines.append(
+                t(
+                    "community.alert_line_ended" if alert.ended else "community.alert_line",
+                    date=day_and_month(alert.delivered_at, language, tz),
+                    topic=t(f"topic.{alert.topic}"),
+                    title=html.escape(alert_title(alert, language)),
+                )
+            )
+        if view.alerts > len(view.recent_alerts):
+            lines.append(t("community.alerts_more", count=view.alerts - len(view.recent_alerts)))
+    else:
+        lines.append(t("community.no_alerts"))
     if view.top_lessons:
         lines.append(t("community.lessons_head"))
         for lesson in view.top_lessons:
