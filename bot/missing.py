@@ -9,6 +9,11 @@ upazila far behind comes before a tiny one).
 Unions have no census figure. A union is compared with its siblings instead: expected is the
 average registered count of the unions of the same upazila, and the row says so
 (`basis = "siblings"`).
+
+Residents whose area is not listed are grouped by what they typed. Only a report of the whole
+country lists them all; a narrower one lists the words that name a place inside its scope
+(`attributed`): the typed text is the only clue, as onboarding keeps nothing of where the
+resident had browsed to before choosing "not listed".
 """
 
 from __future__ import annotations
@@ -17,9 +22,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, not_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.area_search import AreaIndex
 from bot.models import AreaPopulation, Resident
 from bot.reach import (
     LEVEL_LENGTH,
@@ -38,6 +44,11 @@ SIBLINGS = "siblings"
 FALL_RATIO = 0.5
 # Figures grouped by district to find where the deployment is.
 DISTRICT_LENGTH = LEVEL_LENGTH["district"]
+# How surely typed words must name a place before a scoped report shows them (`attributed`):
+# below this, fuzzy matching lands in the wrong district too often ("kulaura bazar" comes
+# closest to Kurar Bazar, Sylhet), and the words would go to a coordinator of somewhere else.
+ATTRIBUTION_SCORE = 0.9
+ATTRIBUTION_CANDIDATES = 8
 
 
 @dataclass(frozen=True)
@@ -115,34 +126,67 @@ class MissingReport:
 
 async def deployment_benchmark(session: AsyncSession, period: Period) -> float | None:
     """Registered per 10,000 people over the districts where anyone is registered."""
-    by_district = await registered_counts(session, DISTRICT_LENGTH, period)
-    districts = [code for code in by_district if len(code) == DISTRICT_LENGTH]
+    return await _benchmark(session, await registered_counts(session, DISTRICT_LENGTH, period))
+
+
+async def _benchmark(session: AsyncSession, by_district: dict[str, int]) -> float | None:
+    districts = [code for code, n in by_district.items() if len(code) == DISTRICT_LENGTH and n]
     population = await latest_populations(session, districts)
     people = sum(total for _, total in population.values())
     registered = sum(by_district[code] for code in districts if code in population)
     return coverage(registered, people)
 
 
-async def registered_counts(session: AsyncSession, length: int, period: Period) -> dict[str, int]:
+async def registered_counts(
+    session: AsyncSession, length: int, period: Period, outside: Sequence[str] = ()
+) -> dict[str, int]:
     """Residents registered by the end of the period, per code prefix, over the whole country.
 
-    Only a count, grouped by the full code in index order and summed here: it is read for
-    every missing report, so it must stay a plain pass over one index.
+    With `outside` (area codes, none inside another), only residents outside those areas:
+    a missing report has counted the ones inside already. Only a count, grouped by the full
+    code in index order and summed here: it must stay a plain pass over one index.
     """
     out: dict[str, int] = defaultdict(int)
-    rows = await session.execute(
-        select(Resident.area_code, func.count())
-        .where(
-            Resident.area_code.is_not(None),
-            Resident.consent_at.is_not(None),
-            Resident.consent_at < period.end,
+    for where in _outside(outside, session.get_bind().dialect.name):
+        rows = await session.execute(
+            select(Resident.area_code, func.count())
+            .where(
+                Resident.area_code.is_not(None),
+                Resident.consent_at.is_not(None),
+                Resident.consent_at < period.end,
+                *where,
+            )
+            .group_by(Resident.area_code)
         )
-        .group_by(Resident.area_code)
-    )
-    for code, n in rows:
-        if code is not None:
-            out[code[:length]] += int(n)
+        for code, n in rows:
+            if code is not None:
+                out[code[:length]] += int(n)
     return dict(out)
+
+
+def _outside(prefixes: Sequence[str], dialect: str) -> list[list[ColumnElement[bool]]]:
+    """Conditions for "area code outside all `prefixes`", one query's worth each.
+
+    On SQLite, the gaps between the prefixes' code ranges, each read as an index range (an OR
+    of ranges in one query would read the whole index); elsewhere one NOT LIKE per prefix.
+    """
+    if "" in prefixes:
+        return []  # the whole country is inside
+    if not prefixes:
+        return [[]]
+    code = Resident.area_code
+    if dialect != "sqlite":
+        return [[and_(*(not_(code.like(p + "%")) for p in prefixes))]]
+    gaps: list[list[ColumnElement[bool]]] = []
+    low: str | None = None
+    for prefix in sorted(prefixes):
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)  # as in bot.reach.in_area
+        gaps.append([code < prefix] if low is None else [code >= low, code < prefix])
+        low = upper
+    # Bounded above too: on an open range SQLite's planner skip-scans the whole index by
+    # consent time instead, however few codes lie in the range.
+    gaps.append([code >= low, code < "\U0010ffff"])
+    return gaps
 
 
 def _expected_by_census(benchmark: float | None, population: int | None) -> int | None:
@@ -157,8 +201,15 @@ async def missing_report(
     period: Period,
     level: str = "upazila",
     benchmark: float | None = None,
+    *,
+    index: AreaIndex | None = None,
 ) -> MissingReport:
-    """The missing-communities report for the areas of `level` inside the `scope` codes."""
+    """The missing-communities report for the areas of `level` inside the `scope` codes.
+
+    `index` places the words of residents whose area is not listed (see `attributed`);
+    without one, a report narrower than the whole country leaves them out (the digest,
+    which does not show them).
+    """
     if level not in LEVEL_LENGTH:
         raise ValueError(f"unknown level {level!r}")
     length = LEVEL_LENGTH[level]
@@ -166,13 +217,22 @@ async def missing_report(
     prefixes = sorted({code for code in scope if len(code) < length or code == ""})
     # Drop a prefix that another one already contains.
     prefixes = [p for p in prefixes if not any(p != q and p.startswith(q) for q in prefixes)]
-    if benchmark is None:
-        benchmark = await deployment_benchmark(session, period)
-    rows: list[MissingRow] = []
-    gender: list[GenderRow] = []
+    found = []
     for prefix in prefixes:
         areas = await area_infos(session, prefix, level)
-        figures = await figures_by_group(session, prefix, length, period)
+        found.append((areas, await figures_by_group(session, prefix, length, period)))
+    if benchmark is None:
+        # The residents inside the scope are in the figures already: count only the others.
+        by_district = await registered_counts(session, DISTRICT_LENGTH, period, outside=prefixes)
+        for _, figures in found:
+            for key, (now, _) in figures.items():
+                if len(key) >= DISTRICT_LENGTH and now.registered:
+                    district = key[:DISTRICT_LENGTH]
+                    by_district[district] = by_district.get(district, 0) + now.registered
+        benchmark = await _benchmark(session, by_district)
+    rows: list[MissingRow] = []
+    gender: list[GenderRow] = []
+    for areas, figures in found:
         if level == "union":
             rows.extend(_sibling_rows(areas, figures))
         else:
@@ -182,7 +242,15 @@ async def missing_report(
                 rows.append(MissingRow(area, now, before, expected, CENSUS))
         shares = await _female_shares(session, [a.code for a in areas])
         gender.extend(_gender_rows(areas, figures, shares))
-    unknown = await unknown_areas(session, period)
+    unknown: list[tuple[str, int]] = []
+    if "" in prefixes:
+        unknown = await unknown_areas(session, period)
+    elif index is not None and prefixes:
+        unknown = [
+            (words, n)
+            for words, n in await unknown_areas(session, period)
+            if attributed(index, words, prefixes)
+        ]
     return MissingReport(period, level, tuple(prefixes), benchmark, rows, unknown, gender)
 
 
@@ -225,6 +293,23 @@ async def _female_shares(session: AsyncSession, codes: list[str]) -> dict[str, f
         for code, female, total in await session.execute(query)
         if total and female is not None
     }
+
+
+def attributed(index: AreaIndex, words: str, scope: Sequence[str]) -> bool:
+    """Whether typed words name a place inside one of the `scope` codes, surely enough.
+
+    The best match over the whole country must be an exact name or score at least
+    `ATTRIBUTION_SCORE`, and lie inside the scope. Several equally good matches (namesakes
+    in different districts) each count: the words are shown in each of their scopes.
+    """
+    matches = index.search(words, limit=ATTRIBUTION_CANDIDATES) if words else []
+    if not matches:
+        return False
+    best = matches[0]
+    if not best.exact and best.score < ATTRIBUTION_SCORE:
+        return False
+    tied = [m for m in matches if (m.exact, m.score) == (best.exact, best.score)]
+    return any(m.code.startswith(prefix) for m in tied for prefix in scope)
 
 
 async def unknown_areas(session: AsyncSession, period: Period) -> list[tuple[str, int]]:

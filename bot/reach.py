@@ -29,12 +29,20 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Integer, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.events import EventKind
 from bot.models import Area, AreaPopulation, Event, Resident
-from bot.reach_activity import OWN_ACTION_KINDS, REACHED_KINDS, Masks, fast_days, masks, refresh
+from bot.reach_activity import (
+    OWN_ACTION_KINDS,
+    REACHED_KINDS,
+    Masks,
+    fast_days,
+    masks,
+    refresh_epoch,
+)
+from bot.reach_models import ReachActionDay
 
 # Code length of each level; a child's code is its parent's plus two digits.
 LEVEL_LENGTH = {"division": 2, "district": 4, "upazila": 6, "union": 8}
@@ -212,26 +220,24 @@ def _flag(*conds: ColumnElement[bool]) -> ColumnElement[int]:
     return func.max(case((and_(*conds), 1), else_=0))
 
 
-def _tally(*conds: ColumnElement[bool], dialect: str = "") -> ColumnElement[int]:
+def _tally(*conds: ColumnElement[bool]) -> ColumnElement[int]:
     """How many rows meet the conditions.
 
-    SQLite sums a comparison directly (it is 0 or 1), which over 100,000 residents is
-    measurably cheaper than a CASE; PostgreSQL has no sum of booleans.
+    `count(CASE WHEN … THEN 1 END)`: on SQLite measurably cheaper over 100,000 residents
+    than summing the comparison (or a CASE with an ELSE), and standard SQL everywhere.
     """
-    if dialect == "sqlite":
-        return func.sum(and_(*conds) if len(conds) > 1 else conds[0], type_=Integer)
-    return func.sum(case((and_(*conds), 1), else_=0))
+    return func.count(case((and_(*conds), 1)))
 
 
-def _registration_columns(period: Period, dialect: str) -> list[ColumnElement[Any]]:
+def _registration_columns(period: Period) -> list[ColumnElement[Any]]:
     before = Resident.consent_at < period.start  # registered by the end of the previous period
     return [
         func.count().label("reg"),
-        _tally(Resident.channel == "assisted", dialect=dialect).label("assisted"),
-        _tally(Resident.status == "unreachable", dialect=dialect).label("unreachable"),
-        _tally(Resident.gender == "female", dialect=dialect).label("female"),
-        _tally(Resident.gender == "male", dialect=dialect).label("male"),
-        _tally(before, dialect=dialect).label("reg_prev"),
+        _tally(Resident.channel == "assisted").label("assisted"),
+        _tally(Resident.status == "unreachable").label("unreachable"),
+        _tally(Resident.gender == "female").label("female"),
+        _tally(Resident.gender == "male").label("male"),
+        _tally(before).label("reg_prev"),
     ]
 
 
@@ -259,47 +265,60 @@ def _registration_figures(row: Any) -> tuple[Figures, Figures]:
     )
 
 
+async def _fast(session: AsyncSession, period: Period) -> tuple[int, int, int] | None:
+    """Bring the rollups up to date and say whether they can answer for `period`."""
+    if period.tz is None:
+        return None
+    _, epoch = await refresh_epoch(session, period.tz)
+    return fast_days(epoch, period.tz, period.start, period.end)
+
+
 async def people_by_group(
     session: AsyncSession, prefix: str, length: int, period: Period
 ) -> dict[str, tuple[Figures, Figures]]:
     """Registered, reached, engaged… per child prefix: (this period, the period before).
 
-    From the activity rollup when it can answer (one pass over the residents, each joined to
-    its rollup row by primary key), otherwise from the event log.
+    From the activity rollup when it can answer (one pass over the residents' index),
+    otherwise from the event log.
     """
-    dialect = session.get_bind().dialect.name
-    fast = None
-    if period.tz is not None:
-        await refresh(session, period.tz)
-        fast = await fast_days(session, period.tz, period.start, period.end)
+    return await _people(session, prefix, length, period, await _fast(session, period))
+
+
+async def _people(
+    session: AsyncSession,
+    prefix: str,
+    length: int,
+    period: Period,
+    fast: tuple[int, int, int] | None,
+) -> dict[str, tuple[Figures, Figures]]:
     if fast is None:
         return await _people_from_events(session, prefix, length, period)
+    dialect = session.get_bind().dialect.name
     first, last, epoch = fast
     days = last - first
     now, before = masks(first, last, epoch), masks(first - days, first, epoch)
 
     def hit(bits: Any, bits_before: Any, m: Masks) -> ColumnElement[int]:
-        # A resident last active in the period's epoch holds it in `bits` (and the epoch
-        # before in `bits_before`); one last active in the epoch before holds that one in
-        # `bits`; anyone older has nothing in the period.
-        epoch = Resident.activity_epoch
-        # Terms for an empty mask are left out: every operation counts over 100,000 rows.
-        in_epoch = [bits.op("&")(m.now) != 0] if m.now else []
+        # Every resident with activity is in the rollup's epoch (bot/reach_activity.py), so
+        # the test is the same for all: any of the period's days set, now or before.
+        # Every operation counts over 100,000 rows: terms for an empty mask are left out, the
+        # second term is tested only when the first fails (CASE), and on SQLite the bits
+        # themselves are the condition (non-zero is true), one comparison less each.
+        terms = [bits.op("&")(m.now)] if m.now else []
         if m.before:
-            in_epoch.append(bits_before.op("&")(m.before) != 0)
-        terms = [and_(epoch == m.epoch, or_(*in_epoch))] if in_epoch else []
-        if m.before:
-            terms.append(and_(epoch == m.epoch - 1, bits.op("&")(m.before) != 0))
+            terms.append(bits_before.op("&")(m.before))
         if not terms:
             return func.sum(0)
-        return _tally(or_(*terms), dialect=dialect)
+        if dialect != "sqlite":
+            terms = [term != 0 for term in terms]
+        return func.count(case(*((term, 1) for term in terms)))
 
     # Grouped by the full code, in index order (no sort), then summed up per prefix here:
     # a few hundred rows at most.
     query = (
         select(
             Resident.area_code.label("g"),
-            *_registration_columns(period, dialect),
+            *_registration_columns(period),
             hit(Resident.reached_days, Resident.reached_days_before, now).label("rc"),
             hit(Resident.engaged_days, Resident.engaged_days_before, now).label("ec"),
             hit(Resident.reached_days, Resident.reached_days_before, before).label("rp"),
@@ -308,14 +327,27 @@ async def people_by_group(
         .where(*_registered_where(prefix, period, dialect))
         .group_by(Resident.area_code)
     )
+    sums: dict[str, list[int]] = {}
+    for g, *counts in await session.execute(query):
+        # Plain integers here: this loop runs once per area code in the report.
+        tally = sums.setdefault(g[:length], [0] * len(counts))
+        for i, n in enumerate(counts):
+            tally[i] += int(n or 0)
     out: dict[str, tuple[Figures, Figures]] = {}
-    for row in await session.execute(query):
-        reg_now, reg_prev = _registration_figures(row)
-        key = row.g[:length]
-        old_now, old_prev = out.get(key, (Figures(), Figures()))
+    for key, (reg, asst, unreachable, female, male, reg_prev, rc, ec, rp, ep) in sums.items():
         out[key] = (
-            old_now + reg_now + Figures(reached=int(row.rc or 0), engaged=int(row.ec or 0)),
-            old_prev + reg_prev + Figures(reached=int(row.rp or 0), engaged=int(row.ep or 0)),
+            Figures(
+                registered=reg,
+                own_phone=reg - asst,
+                assisted=asst,
+                reached=rc,
+                engaged=ec,
+                unreachable=unreachable,
+                female=female,
+                male=male,
+            ),
+            # Of the previous period only registered, reached and engaged are kept.
+            Figures(registered=reg_prev, reached=rp, engaged=ep),
         )
     return out
 
@@ -380,42 +412,81 @@ async def actions_by_group(
     Counted where they happened (the event's area), and kept after the person who did them
     asked to be forgotten: these are counts of actions, anonymous once the person is gone.
     """
+    return await _actions(session, prefix, length, period, await _fast(session, period))
+
+
+async def _actions(
+    session: AsyncSession,
+    prefix: str,
+    length: int,
+    period: Period,
+    fast: tuple[int, int, int] | None,
+) -> dict[str, tuple[Figures, Figures]]:
     dialect = session.get_bind().dialect.name
-    group = func.substr(Event.area_code, 1, length).label("g")
-    current = Event.at >= period.start
-    lesson = Event.kind == EventKind.LESSON_COMPLETED.value
-    ack = Event.kind == EventKind.ALERT_ACKNOWLEDGED.value
-    query = (
-        select(
-            group,
-            _tally(current, lesson),
-            _tally(current, ack),
-            _tally(~current, lesson),
-            _tally(~current, ack),
+    if fast is not None:
+        # From the per-day rollup: the same counts, read from a few rows per area and day.
+        first, last, _ = fast
+        table = ReachActionDay
+        current = table.day >= first
+        query = (
+            select(
+                table.area_code,
+                func.sum(case((current, table.lessons_completed), else_=0)),
+                func.sum(case((current, table.alerts_acknowledged), else_=0)),
+                func.sum(case((current, 0), else_=table.lessons_completed)),
+                func.sum(case((current, 0), else_=table.alerts_acknowledged)),
+            )
+            .where(
+                table.day >= first - (last - first),
+                table.day < last,
+                in_area(table.area_code, prefix, dialect),
+            )
+            .group_by(table.area_code)
         )
-        .where(
-            Event.kind.in_((EventKind.LESSON_COMPLETED.value, EventKind.ALERT_ACKNOWLEDGED.value)),
-            Event.at >= period.previous().start,
-            Event.at < period.end,
-            in_area(Event.area_code, prefix, dialect),
+    else:
+        current = Event.at >= period.start
+        lesson = Event.kind == EventKind.LESSON_COMPLETED.value
+        ack = Event.kind == EventKind.ALERT_ACKNOWLEDGED.value
+        group = func.substr(Event.area_code, 1, length).label("g")
+        query = (
+            select(
+                group,
+                _tally(current, lesson),
+                _tally(current, ack),
+                _tally(~current, lesson),
+                _tally(~current, ack),
+            )
+            .where(
+                Event.kind.in_(
+                    (EventKind.LESSON_COMPLETED.value, EventKind.ALERT_ACKNOWLEDGED.value)
+                ),
+                Event.at >= period.previous().start,
+                Event.at < period.end,
+                in_area(Event.area_code, prefix, dialect),
+            )
+            .group_by(group)
         )
-        .group_by(group)
-    )
-    out: dict[str, tuple[Figures, Figures]] = {}
+    sums: dict[str, list[int]] = {}
     for g, lc, ac, lp, ap in await session.execute(query):
-        out[g] = (
-            Figures(lessons_completed=int(lc or 0), alerts_acknowledged=int(ac or 0)),
-            Figures(lessons_completed=int(lp or 0), alerts_acknowledged=int(ap or 0)),
+        tally = sums.setdefault(g[:length], [0, 0, 0, 0])
+        for i, n in enumerate((lc, ac, lp, ap)):
+            tally[i] += int(n or 0)
+    return {
+        key: (
+            Figures(lessons_completed=lc, alerts_acknowledged=ac),
+            Figures(lessons_completed=lp, alerts_acknowledged=ap),
         )
-    return out
+        for key, (lc, ac, lp, ap) in sums.items()
+    }
 
 
 async def figures_by_group(
     session: AsyncSession, prefix: str, length: int, period: Period
 ) -> dict[str, tuple[Figures, Figures]]:
     """All figures per child prefix: (this period, the period before)."""
-    people = await people_by_group(session, prefix, length, period)
-    actions = await actions_by_group(session, prefix, length, period)
+    fast = await _fast(session, period)
+    people = await _people(session, prefix, length, period, fast)
+    actions = await _actions(session, prefix, length, period, fast)
     out: dict[str, tuple[Figures, Figures]] = {}
     for key in people.keys() | actions.keys():
         p_now, p_prev = people.get(key, (Figures(), Figures()))
@@ -432,7 +503,7 @@ async def registered_by_group(
     out: dict[str, tuple[Figures, Figures]] = {}
     # By full code in index order, summed per prefix here (see people_by_group).
     for row in await session.execute(
-        select(Resident.area_code.label("g"), *_registration_columns(period, dialect))
+        select(Resident.area_code.label("g"), *_registration_columns(period))
         .where(*_registered_where(prefix, period, dialect))
         .group_by(Resident.area_code)
     ):
@@ -446,15 +517,15 @@ async def registered_by_group(
 async def latest_populations(
     session: AsyncSession, codes: Iterable[str] | None = None
 ) -> dict[str, tuple[int, int]]:
-    """Latest census (year, total) per area code."""
+    """Latest census (year, total) per area code (of `codes`, or of every area)."""
     query = select(AreaPopulation.code, AreaPopulation.year, AreaPopulation.total).order_by(
         AreaPopulation.year
     )
-    wanted = set(codes) if codes is not None else None
+    if codes is not None:
+        query = query.where(AreaPopulation.code.in_(sorted(set(codes))))
     out: dict[str, tuple[int, int]] = {}
     for code, year, total in await session.execute(query):
-        if wanted is None or code in wanted:
-            out[code] = (year, total)  # ascending years: the latest wins
+        out[code] = (year, total)  # ascending years: the latest wins
     return out
 
 
@@ -477,7 +548,7 @@ async def area_infos(session: AsyncSession, prefix: str, level: str) -> list[Are
     if prefix:
         query = query.where(Area.code.like(prefix + "%"))
     rows = list(await session.execute(query))
-    population = await latest_populations(session)
+    population = await latest_populations(session, [row[0] for row in rows])
     infos = []
     for code, lvl, name_en, name_bn, parent_code, p_en, p_bn in rows:
         year, total = population.get(code, (None, None))

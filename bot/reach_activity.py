@@ -7,33 +7,45 @@ they were reached on day d of their current 62-day *epoch* (`activity_epoch`, lo
 days), and `reached_days_before` holds the epoch before it. A report then reads one index
 entry per resident (ix_residents_reach holds these columns) and tests a period with bit masks.
 
-The rollup is brought up to date from the event log by `refresh` (called before each report;
-it only reads events newer than its watermark). It is a cache: clearing the columns and the
-watermark rebuilds it. Periods it cannot answer (longer than `MAX_FAST_DAYS`, not whole local
-days, or ending in an older epoch) are computed from the event log instead (bot/reach.py).
+After each refresh every resident with any activity is in the same epoch, the newest one any
+event fell in (`max_epoch`): when it moves on, residents last seen before it are moved along
+with one UPDATE (every 62 days). A report's test is then two bitwise ANDs per flag, with no
+per-resident epoch to compare: that test runs for every resident on every report.
+
+Lessons completed and alerts acknowledged are counts of events, not of people, so they add up
+by day: `reach_action_days` holds them per local day and area, and a report sums a few
+thousand rows instead of reading tens of thousands of events.
+
+Both are brought up to date from the event log by `refresh` (called before each report; it
+only reads events newer than its watermarks). They are caches: clearing the columns, the table
+and the watermarks rebuilds them. Periods they cannot answer (longer than `MAX_FAST_DAYS`, not
+whole local days, or reaching before the epoch before `max_epoch`) are computed from the event
+log instead (bot/reach.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Table, bindparam, case, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.events import EventKind
 from bot.models import Event, Resident
-from bot.reach_models import ReachState
+from bot.reach_models import ReachActionDay, ReachState
 
 EPOCH_DAYS = 62  # bits 0…61 of a signed 64-bit integer, on both databases
 # A period and the one before it must fit in this epoch and the previous one.
 MAX_FAST_DAYS = EPOCH_DAYS // 2
 # Event ids are handed out before their transaction commits (PostgreSQL), so a slow
 # transaction can commit an id below the watermark: re-read this many ids each time.
-# Re-reading is harmless: setting a bit twice is setting it once.
+# Re-reading is harmless: setting a bit twice is setting it once (and action days are
+# counted afresh). SQLite needs none: its one writer at a time commits ids in order.
 LOOKBACK_IDS = 5_000
 BATCH = 20_000
 
@@ -63,6 +75,8 @@ OWN_ACTION_KINDS = frozenset(
         EventKind.ATTENDANCE_RECORDED,
     }
 )
+# Counted per day and area in `reach_action_days` (see the module docstring).
+ACTION_KINDS = (EventKind.LESSON_COMPLETED, EventKind.ALERT_ACKNOWLEDGED)
 
 
 def day_number(day: date) -> int:
@@ -81,16 +95,21 @@ class _Row:
     reached_before: int = 0
     engaged_before: int = 0
 
+    def move_to(self, epoch: int) -> None:
+        """Make `epoch` the current one (a newer epoch: the current bits become the before)."""
+        if epoch <= self.epoch:
+            return
+        if epoch == self.epoch + 1:
+            self.reached_before, self.engaged_before = self.reached, self.engaged
+        else:
+            self.reached_before = self.engaged_before = 0
+        self.reached = self.engaged = 0
+        self.epoch = epoch
+
     def add(self, day: int, reached: bool, engaged: bool) -> None:
         """Set the day's bits, moving to a newer epoch first if the day is in one."""
         epoch = epoch_of(day)
-        if epoch > self.epoch:
-            if epoch == self.epoch + 1:
-                self.reached_before, self.engaged_before = self.reached, self.engaged
-            else:
-                self.reached_before = self.engaged_before = 0
-            self.reached = self.engaged = 0
-            self.epoch = epoch
+        self.move_to(epoch)
         bit = 1 << (day % EPOCH_DAYS)
         if epoch == self.epoch:
             self.reached |= bit if reached else 0
@@ -101,26 +120,35 @@ class _Row:
         # Older days are beyond what a fast report asks for: nothing to keep.
 
 
-async def _state(session: AsyncSession, key: str) -> str | None:
-    return await session.scalar(select(ReachState.value).where(ReachState.key == key))
+async def _states(session: AsyncSession) -> dict[str, str]:
+    return {
+        key: value for key, value in await session.execute(select(ReachState.key, ReachState.value))
+    }
 
 
 async def _set_state(session: AsyncSession, key: str, value: str) -> None:
-    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
-    statement = insert(ReachState).values(key=key, value=value)
+    insert_ = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
+    statement = insert_(ReachState).values(key=key, value=value)
     await session.execute(
         statement.on_conflict_do_update(index_elements=["key"], set_={"value": value})
     )
 
 
 async def refresh(session: AsyncSession, tz: ZoneInfo) -> int:
-    """Fold events newer than the watermark into the rollup; return how many were read.
+    """Fold events newer than the watermarks into the rollups; return how many were read.
 
     Runs in the caller's transaction. Taking the watermark row for writing first makes
     two refreshes at once wait for each other instead of overwriting each other's bits.
     """
+    read, _ = await refresh_epoch(session, tz)
+    return read
+
+
+async def refresh_epoch(session: AsyncSession, tz: ZoneInfo) -> tuple[int, int]:
+    """`refresh`, returning (events read, the epoch the rollup is in) for `fast_days`."""
     await _set_state(session, "lock", "refresh")  # a write first: serialises refreshes
-    if await _state(session, "tz") != tz.key:
+    state = await _states(session)
+    if state.get("tz") != tz.key:
         # Days are local days: another timezone means other days, so start over.
         await session.execute(
             update(Resident)
@@ -134,16 +162,36 @@ async def refresh(session: AsyncSession, tz: ZoneInfo) -> int:
             )
             .execution_options(synchronize_session=False)
         )
-        await _set_state(session, "tz", tz.key)
-        await _set_state(session, "event_id", "0")
-        await _set_state(session, "max_epoch", "0")
-    watermark = int(await _state(session, "event_id") or 0)
+        await session.execute(delete(ReachActionDay))
+        state = {"tz": tz.key, "event_id": "0", "action_event_id": "0", "max_epoch": "0"}
+        for key, value in state.items():
+            await _set_state(session, key, value)
+    watermark = int(state.get("event_id") or 0)
+    # Missing in a database the action rollup is newer than: it is then built from scratch.
+    action_watermark = int(state.get("action_event_id") or 0)
+    max_epoch = int(state.get("max_epoch") or 0)
     top = await session.scalar(select(func.max(Event.id)))
-    if top is None or top <= watermark:
-        return 0
-    max_epoch = int(await _state(session, "max_epoch") or 0)
+    lookback = 0 if session.get_bind().dialect.name == "sqlite" else LOOKBACK_IDS
+    read = 0
+    if top is not None and top > watermark:
+        start = max(watermark - lookback, 0)
+        read, max_epoch = await _fold_activity(session, tz, start, top, max_epoch)
+        await _set_state(session, "event_id", str(top))
+        await _set_state(session, "max_epoch", str(max_epoch))
+    if top is not None and top > action_watermark:
+        read += await _count_actions(session, tz, max(action_watermark - lookback, 0), top)
+        await _set_state(session, "action_event_id", str(top))
+    if state.get("aligned_epoch") != str(max_epoch):
+        await _align(session, max_epoch)
+        await _set_state(session, "aligned_epoch", str(max_epoch))
+    return read, max_epoch
+
+
+async def _fold_activity(
+    session: AsyncSession, tz: ZoneInfo, start: int, top: int, max_epoch: int
+) -> tuple[int, int]:
+    """Set the day bits of events in (start, top]; return (events read, newest epoch)."""
     kinds = sorted(REACHED_KINDS | OWN_ACTION_KINDS)
-    start = max(watermark - LOOKBACK_IDS, 0)
     read = 0
     while start < top:
         end = min(start + BATCH, top)
@@ -160,15 +208,16 @@ async def refresh(session: AsyncSession, tz: ZoneInfo) -> int:
             )
             read += 1
         if touched:
-            max_epoch = max(max_epoch, await _merge(session, touched))
+            max_epoch = await _merge(session, touched, max_epoch)
         start = end
-    await _set_state(session, "event_id", str(top))
-    await _set_state(session, "max_epoch", str(max_epoch))
-    return read
+    return read, max_epoch
 
 
-async def _merge(session: AsyncSession, touched: dict[int, list[tuple[int, bool, bool]]]) -> int:
-    """Set the touched residents' day bits; return the newest epoch written."""
+async def _merge(
+    session: AsyncSession, touched: dict[int, list[tuple[int, bool, bool]]], max_epoch: int
+) -> int:
+    """Set the touched residents' day bits; return the newest epoch, which they are all in."""
+    newest = max(max_epoch, *(epoch_of(d) for days in touched.values() for d, _, _ in days))
     ids = list(touched)
     existing: dict[int, _Row] = {}
     for start in range(0, len(ids), 5_000):
@@ -186,12 +235,15 @@ async def _merge(session: AsyncSession, touched: dict[int, list[tuple[int, bool,
             if epoch is not None:
                 existing[rid] = _Row(epoch, reached, engaged, reached_before, engaged_before)
     values = []
-    newest = 0
     for resident_id, days in touched.items():
-        row = existing.get(resident_id) or _Row(epoch_of(max(d for d, _, _ in days)))
+        was = existing.get(resident_id)
+        row = _Row(**vars(was)) if was else _Row(newest)
         for day, reached, engaged in sorted(days):
             row.add(day, reached, engaged)
-        newest = max(newest, row.epoch)
+        row.move_to(newest)  # every active resident in the newest epoch (module docstring)
+        if row == was:
+            # Most re-read (lookback) events set bits already set: write only what changed.
+            continue
         values.append(
             {
                 "rid": resident_id,
@@ -202,6 +254,8 @@ async def _merge(session: AsyncSession, touched: dict[int, list[tuple[int, bool,
                 "gb": row.engaged_before,
             }
         )
+    if not values:
+        return newest
     table = Resident.__table__
     assert isinstance(table, Table)
     await session.execute(
@@ -221,6 +275,85 @@ async def _merge(session: AsyncSession, touched: dict[int, list[tuple[int, bool,
     return newest
 
 
+async def _align(session: AsyncSession, epoch: int) -> None:
+    """Move residents last active before `epoch` into it; drop action days nobody asks for."""
+    if epoch <= 0:
+        return
+    last = Resident.activity_epoch
+    await session.execute(
+        update(Resident)
+        .where(last < epoch)
+        .values(
+            # The right-hand sides read the row as it was (SQL's rule for UPDATE).
+            reached_days_before=case((last == epoch - 1, Resident.reached_days), else_=0),
+            engaged_days_before=case((last == epoch - 1, Resident.engaged_days), else_=0),
+            reached_days=0,
+            engaged_days=0,
+            activity_epoch=epoch,
+            updated_at=Resident.updated_at,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    # Fast reports reach back to the epoch before at most (`fast_days`).
+    await session.execute(
+        delete(ReachActionDay).where(ReachActionDay.day < (epoch - 1) * EPOCH_DAYS)
+    )
+
+
+def _runs(days: list[int]) -> Iterator[tuple[int, int]]:
+    """Consecutive stretches [first, last] of sorted day numbers."""
+    if not days:
+        return
+    first = previous = days[0]
+    for day in days[1:]:
+        if day != previous + 1:
+            yield first, previous
+            first = day
+        previous = day
+    yield first, previous
+
+
+async def _count_actions(session: AsyncSession, tz: ZoneInfo, start: int, top: int) -> int:
+    """Recount the action days that events in (start, top] fall on; return events read.
+
+    Counts are not idempotent like bits, so the lookback cannot simply add again: each day
+    an event touches is counted afresh from the event log (by kind and time, one index).
+    """
+    kinds = [kind.value for kind in ACTION_KINDS]
+    touched: set[int] = set()
+    for (at,) in await session.execute(
+        select(Event.at).where(Event.id > start, Event.id <= top, Event.kind.in_(kinds))
+    ):
+        touched.add(day_number(at.astimezone(tz).date()))
+    read = 0
+    for first, last in _runs(sorted(touched)):
+        counts: dict[tuple[int, str], list[int]] = {}
+        rows = await session.execute(
+            select(Event.at, Event.kind, Event.area_code).where(
+                Event.kind.in_(kinds),
+                Event.at >= datetime.combine(date.fromordinal(first), time(), tz),
+                Event.at < datetime.combine(date.fromordinal(last + 1), time(), tz),
+                Event.area_code.is_not(None),
+            )
+        )
+        for at, kind, area in rows:
+            if area is None:  # excluded by the query; tells the type checker so
+                continue
+            tally = counts.setdefault((day_number(at.astimezone(tz).date()), area), [0, 0])
+            tally[0 if kind == EventKind.LESSON_COMPLETED.value else 1] += 1
+            read += 1
+        await session.execute(
+            delete(ReachActionDay).where(ReachActionDay.day >= first, ReachActionDay.day <= last)
+        )
+        values = [
+            {"day": day, "area_code": area, "lessons_completed": n[0], "alerts_acknowledged": n[1]}
+            for (day, area), n in counts.items()
+        ]
+        for i in range(0, len(values), BATCH):
+            await session.execute(insert(ReachActionDay), values[i : i + BATCH])
+    return read
+
+
 @dataclass(frozen=True)
 class Masks:
     """Bit masks of a period's days in the current epoch and the one before."""
@@ -231,25 +364,30 @@ class Masks:
 
 
 def masks(first_day: int, end_day: int, epoch: int) -> Masks:
-    """Masks for the days [first_day, end_day) within `epoch` and `epoch − 1`."""
+    """Masks for the days [first_day, end_day) within `epoch` and `epoch − 1`.
+
+    Days after `epoch` are left out: nothing has happened on them yet (`epoch` is the
+    newest any event fell in, as `fast_days` gives it).
+    """
     now = before = 0
     for day in range(first_day, end_day):
         if epoch_of(day) == epoch:
             now |= 1 << (day % EPOCH_DAYS)
         elif epoch_of(day) == epoch - 1:
             before |= 1 << (day % EPOCH_DAYS)
-        else:
+        elif epoch_of(day) < epoch - 1:
             raise ValueError("period outside the two epochs the rollup keeps")
     return Masks(epoch, now, before)
 
 
-async def fast_days(
-    session: AsyncSession, tz: ZoneInfo, start: datetime, end: datetime
+def fast_days(
+    max_epoch: int, tz: ZoneInfo, start: datetime, end: datetime
 ) -> tuple[int, int, int] | None:
-    """(first day, end day, epoch) when the rollup can answer for [start − length, end).
+    """(first day, end day, `max_epoch`) when the rollup can answer for [start − length, end).
 
-    None when it cannot: not whole local days, too long, or newer activity already moved
-    some residents past the epoch the period ends in.
+    `max_epoch` is the epoch the rollup is in, as `refresh_epoch` for `tz` just gave it.
+    None when it cannot: not whole local days, too long, or reaching back before the epoch
+    before the rollup's.
     """
     local_start, local_end = start.astimezone(tz), end.astimezone(tz)
     if any(
@@ -261,8 +399,6 @@ async def fast_days(
     days = last - first
     if days <= 0 or days > MAX_FAST_DAYS:
         return None
-    epoch = epoch_of(last - 1)
-    max_epoch = int(await _state(session, "max_epoch") or 0)
-    if max_epoch > epoch or epoch_of(first - days) < epoch - 1:
+    if epoch_of(first - days) < max_epoch - 1:
         return None
-    return first, last, epoch
+    return first, last, max_epoch

@@ -72,14 +72,19 @@ async def missing_chat(
     catalog: Catalog,
     language: str,
     s: Suppressor,
+    index: AreaIndex,
 ) -> ChatReport:
-    """`/missing`: the missing list one level down (upazilas, or unions inside an upazila)."""
+    """`/missing`: the missing list one level down (upazilas, or unions inside an upazila).
+
+    Unlisted areas typed by residents are shown only where `index` places them inside the
+    area asked for (all of them for the whole country): see `bot.missing.attributed`.
+    """
     info = await area_info(session, code or None)
     level = child_level(None if info.level == "country" else info.level) or "union"
     if level in ("division", "district"):
         level = "upazila"
     period = Period.ending(now, DEFAULT_DAYS, tz)
-    report = await missing_report(session, [code], period, level=level)
+    report = await missing_report(session, [code], period, level=level, index=index)
     bangla = language in ("bn", "syl")
     place = (info.name_bn if bangla and info.name_bn else info.name_en) or code
     text = TextRenderer(catalog, language, s, markup=True).missing(report, place)

@@ -79,6 +79,26 @@ class ReachState(Base):
     value: Mapped[str] = mapped_column(String(64))
 
 
+class ReachActionDay(Base):
+    """Lessons completed and alerts acknowledged per local day and area: a rollup of events.
+
+    Kept by bot/reach_activity.py from the event log (days in the rollup's timezone), so a
+    report sums a few rows per area and day instead of reading every such event. Derived
+    data: emptied and rebuilt when the timezone changes.
+    """
+
+    __tablename__ = "reach_action_days"
+    # Area first, and on SQLite the rows stored in the key's order: a report reads an area
+    # range in order and sums as it goes, no lookups, no sort. Only the days of two epochs
+    # are kept (older ones are pruned), so an area has at most 124 rows.
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    area_code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)  # date.toordinal(), local
+    lessons_completed: Mapped[int] = mapped_column(Integer, default=0)
+    alerts_acknowledged: Mapped[int] = mapped_column(Integer, default=0)
+
+
 # Indexes the reach queries need on tables defined elsewhere (see migration 0004).
 Index("ix_events_kind_at_area", Event.kind, Event.at, Event.area_code)
 # Everything a reach report reads about residents, so it reads this index and not the rows.
@@ -94,4 +114,14 @@ Index(
     Resident.engaged_days,
     Resident.reached_days_before,
     Resident.engaged_days_before,
+)
+# Residents whose area is not listed, with what they typed (migration 0007): the missing
+# report groups them without reading their rows. Partial, so it holds only those few.
+Index(
+    "ix_residents_unlisted",
+    Resident.area_code,
+    Resident.consent_at,
+    Resident.area_unlisted_text,
+    sqlite_where=Resident.area_code.is_(None),
+    postgresql_where=Resident.area_code.is_(None),
 )

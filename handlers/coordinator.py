@@ -55,10 +55,11 @@ def build_router(small_count_k: int = DEFAULT_K) -> Router:
         if not staff.can(Role.COORDINATOR, code):
             await message.answer(t("reach.outside_scope"))
             return
-        build = reach_chat if command.command == "reach" else missing_chat
-        result = await build(
-            conversation.session, code, utcnow(), ctx.tz, ctx.catalog, language, suppressor
-        )
+        args = (conversation.session, code, utcnow(), ctx.tz, ctx.catalog, language, suppressor)
+        if command.command == "reach":
+            result = await reach_chat(*args)
+        else:
+            result = await missing_chat(*args, ctx.index)
         await send_report(message, result)
 
     return router

@@ -11,9 +11,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.area_search import AreaIndex, AreaRecord
+from bot.areas import load_index
 from bot.events import EventKind
 from bot.i18n import Catalog
-from bot.missing import SIBLINGS, missing_report
+from bot.missing import SIBLINGS, attributed, deployment_benchmark, missing_report
 from bot.reach import Period
 from bot.reach_chart import MAX_BYTES, Bar, coverage_image
 from bot.reach_render import TextRenderer, missing_csv, missing_document
@@ -31,6 +33,14 @@ PLANTED = {
     "605880": 40,  # Rajnagar 271,288
 }
 KULAURA_UNIONS = {"60586510": 8, "60586511": 2}
+# What residents typed for an area not listed: a haor near Kulaura (Maulvibazar), a place in
+# Dhaka, and words that name no place closely enough to say where.
+UNLISTED = (
+    ("Baro Haor, Kulaura", 3),
+    (" baro haor, kulaura ", 1),
+    ("Mirpur, Dhaka", 5),
+    ("Char Para", 6),
+)
 
 
 def nfc(text: str) -> str:
@@ -58,7 +68,7 @@ async def plant(session: AsyncSession) -> Period:
                 event(session, resident, EventKind.QUIZ_ANSWERED, p.start - timedelta(days=3))
                 if i < 4:
                     event(session, resident, EventKind.QUIZ_ANSWERED, p.start + timedelta(days=3))
-    for words, n in (("Baro Haor", 3), (" baro haor ", 1), ("Char Para", 6)):
+    for words, n in UNLISTED:
         for _ in range(n):
             person(session, None, unlisted=words)
     await session.commit()
@@ -71,17 +81,71 @@ async def test_ranking_by_shortfall_against_the_deployment(
     async with sessions() as session:
         p = await plant(session)
         report = await missing_report(session, ["6058"], p, level="upazila")
+        # The benchmark counts the residents outside the scope too (Sylhet's 5 here).
+        for _ in range(5):
+            person(session, "609162")
+        await session.commit()
+        wider = await missing_report(session, ["6058"], p, level="upazila")
+    assert wider.benchmark == pytest.approx(305 * 10_000 / (2_217_984 + 4_609_848))
     # 300 registered over Maulvibazar's 2,217,984 people.
     assert report.benchmark == pytest.approx(300 * 10_000 / 2_217_984)
     ranked = [(row.area.code, row.expected, row.registered, row.shortfall) for row in report.ranked]
     assert ranked == [("605865", 61, 10, 51), ("605883", 47, 0, 47)]
     assert [row.area.code for row in report.empty] == ["605883"]
     assert [row.area.code for row in report.falling(5)] == ["605814"]
-    assert report.unknown == [("char para", 6), ("baro haor", 4)]
+    assert report.unknown == []  # no index given: words are not placed, so not shown
     kulaura = next(row for row in report.ranked if row.area.code == "605865")
     assert kulaura.area.parent_name_en == "Maulvibazar" and nfc(kulaura.area.name_bn or "") == nfc(
         "কুলাউড়া"
     )
+
+
+async def test_unlisted_areas_only_where_the_words_place_them(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session:
+        p = await plant(session)
+        index = await load_index(session)
+        country = await missing_report(session, [""], p, level="district", index=index)
+        maulvibazar = await missing_report(session, ["6058"], p, index=index)
+        kulaura = await missing_report(session, ["605865"], p, level="union", index=index)
+        sylhet = await missing_report(session, ["6091"], p, index=index)
+        dhaka = await missing_report(session, ["30"], p, index=index)
+        unindexed_country = await missing_report(session, [""], p, level="district")
+        benchmark = await deployment_benchmark(session, p)
+    # However the scope splits the residents, the benchmark is the deployment's.
+    reports = (country, maulvibazar, kulaura, sylhet, dhaka)
+    assert [r.benchmark for r in reports] == [pytest.approx(benchmark)] * len(reports)
+    # The whole country: everything typed, most common first, index or not.
+    everything = [("char para", 6), ("mirpur, dhaka", 5), ("baro haor, kulaura", 4)]
+    assert country.unknown == unindexed_country.unknown == everything
+    # A coordinator of Maulvibazar sees the words naming a place there, not Dhaka's.
+    assert maulvibazar.unknown == kulaura.unknown == [("baro haor, kulaura", 4)]
+    assert sylhet.unknown == []
+    assert dhaka.unknown == [("mirpur, dhaka", 5)]
+
+
+def test_attribution_needs_a_close_match_inside_the_scope() -> None:
+    index = AreaIndex.build(
+        [
+            AreaRecord("30", None, "division", "Dhaka", None),
+            AreaRecord("3026", "30", "district", "Dhaka", None),
+            AreaRecord("302648", "3026", "upazila", "Mirpur", None),
+            AreaRecord("60", None, "division", "Sylhet", None),
+            AreaRecord("6058", "60", "district", "Maulvibazar", None),
+            AreaRecord("605865", "6058", "upazila", "Kulaura", None),
+            AreaRecord("60586510", "605865", "union", "Mirpur", None),
+        ]
+    )
+    assert attributed(index, "kulaura", ["6058"]) and not attributed(index, "kulaura", ["30"])
+    # Namesakes equally good: the words belong in each of their scopes.
+    assert attributed(index, "mirpur", ["6058"]) and attributed(index, "mirpur", ["3026"])
+    # A parent named with it picks one namesake out.
+    assert attributed(index, "mirpur, dhaka", ["30"])
+    assert not attributed(index, "mirpur, dhaka", ["6058"])
+    # Nothing close, or nothing typed: no scope gets the words.
+    assert not attributed(index, "by the river", ["", "30", "60"])
+    assert not attributed(index, "", ["60"])
 
 
 async def test_unions_are_compared_with_their_siblings(
@@ -104,7 +168,8 @@ async def test_missing_outputs_suppress_small_counts(
 ) -> None:
     async with sessions() as session:
         p = await plant(session)
-        report = await missing_report(session, ["6058"], p, level="upazila")
+        index = await load_index(session)
+        report = await missing_report(session, ["6058"], p, level="upazila", index=index)
         unions = await missing_report(session, ["605865"], p, level="union")
     s = Suppressor(5)
     document = missing_document(report, s)
@@ -112,7 +177,9 @@ async def test_missing_outputs_suppress_small_counts(
     first = document["ranked"][0]
     assert (first["rank"], first["area_code"], first["shortfall"]) == (1, "605865", 51)
     assert first["registered"] == 10 and first["coverage"] == pytest.approx(0.2, abs=0.05)
-    assert {"typed": "baro haor", "count": None, "suppressed": True} in document["unknown_areas"]
+    assert document["unknown_areas"] == [
+        {"typed": "baro haor, kulaura", "count": None, "suppressed": True}
+    ]
     gender = {g["area_code"]: g for g in document["gender"]}
     assert gender["605865"]["male"] is None and gender["605865"]["gap"] is None  # 4 men
     assert gender["605814"]["female_share"] == 0.6
@@ -123,13 +190,15 @@ async def test_missing_outputs_suppress_small_counts(
     csv_rows = missing_csv(unions, s).splitlines()
     assert csv_rows[0].startswith("rank,area_code") and len(csv_rows) == 13
     text = TextRenderer(Catalog.load(), "en", s, markup=True).missing(report, "Maulvibazar")
-    assert "baro haor" in text and "&lt;5" in text
+    assert "baro haor" in text and "&lt;5" in text and "mirpur" not in text
     assert "Kulaura, Maulvibazar" in text and "short by 51" in text
     assert "Sreemangal" in text  # nobody registered
     assert "Barlekha" in text  # engagement fell
     assert len(text) < 3000
     open_document = missing_document(report, Suppressor.off())
-    assert {"typed": "baro haor", "count": 4, "suppressed": False} in open_document["unknown_areas"]
+    assert {"typed": "baro haor, kulaura", "count": 4, "suppressed": False} in open_document[
+        "unknown_areas"
+    ]
 
 
 async def test_missing_text_in_bangla(sessions: async_sessionmaker[AsyncSession]) -> None:

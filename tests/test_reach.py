@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.assisted import AssistedPerson, register_person
 from bot.events import EventKind, record_for
-from bot.models import Resident, new_pseudonym
+from bot.models import Event, Resident, new_pseudonym
 from bot.reach import Figures, Period, figures_by_group, reach_report
-from bot.reach_activity import EPOCH_DAYS, _Row, masks
+from bot.reach_activity import EPOCH_DAYS, _Row, day_number, epoch_of, masks
+from bot.reach_models import ReachActionDay, ReachState
 from bot.reach_render import reach_csv, reach_document
 from bot.residents import ResidentService
 from bot.suppression import Suppressor
@@ -197,8 +199,17 @@ KINDS = [
     EventKind.BUTTON_TAPPED,
     EventKind.DELIVERY_FAILED,
     EventKind.LESSON_COMPLETED,
+    EventKind.ALERT_ACKNOWLEDGED,
     EventKind.ATTENDANCE_RECORDED,
 ]
+EVENTS = st.lists(
+    st.tuples(
+        st.integers(0, 4),  # resident (4 has no area: its actions are nobody's)
+        st.sampled_from(KINDS),
+        st.integers(-70 * 24, 3 * 24),  # hours from NOW
+    ),
+    max_size=25,
+)
 
 
 @settings(
@@ -206,39 +217,91 @@ KINDS = [
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
-@given(
-    st.lists(
-        st.tuples(
-            st.integers(0, 3),  # resident
-            st.sampled_from(KINDS),
-            st.integers(-70 * 24, 3 * 24),  # hours from NOW
-        ),
-        max_size=25,
-    ),
-    st.integers(1, 31),
-)
+@given(EVENTS, EVENTS, st.integers(1, 31), st.integers(0, 40))
 async def test_rollup_agrees_with_the_event_log(
     sessions: async_sessionmaker[AsyncSession],
     events: list[tuple[int, EventKind, int]],
+    later: list[tuple[int, EventKind, int]],
     days: int,
+    days_back: int,
 ) -> None:
-    """Any events, any period of up to 31 days: both ways give the same figures."""
+    """Any events, any period of up to 31 days: both ways give the same figures.
+
+    The rollups are read once, then more events come (some into a newer epoch, some on days
+    already counted): brought up to date, they must still agree, counting nothing twice.
+    """
     async with sessions() as session:
         await session.execute(Resident.__table__.delete())
         from bot.models import Event
-        from bot.reach_models import ReachState
+        from bot.reach_models import ReachActionDay, ReachState
 
         await session.execute(Event.__table__.delete())
         await session.execute(ReachState.__table__.delete())
-        people = [person(session, area) for area in (U1, U1, U2, BARLEKHA)]
+        await session.execute(ReachActionDay.__table__.delete())
+        people = [person(session, area) for area in (U1, U1, U2, BARLEKHA, None)]
         for who, kind, hours in events:
             event(session, people[who], kind, NOW + timedelta(hours=hours))
         await session.commit()
-        fast = Period.ending(NOW, days, TZ)
-        slow = Period(fast.start, fast.end)
-        assert await figures_by_group(session, MAULVIBAZAR, 6, fast) == await figures_by_group(
-            session, MAULVIBAZAR, 6, slow
+        first = Period.ending(NOW - timedelta(days=days_back), days, TZ)
+        await figures_by_group(session, MAULVIBAZAR, 6, first)
+        await session.commit()
+        for who, kind, hours in later:
+            event(session, people[who], kind, NOW + timedelta(hours=hours))
+        await session.commit()
+        for fast in (Period.ending(NOW, days, TZ), first):
+            slow = Period(fast.start, fast.end)
+            assert await figures_by_group(session, MAULVIBAZAR, 6, fast) == (
+                await figures_by_group(session, MAULVIBAZAR, 6, slow)
+            )
+        await session.commit()
+
+
+async def test_rollup_left_by_an_older_version_catches_up(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Residents left in the epoch before, no action days: the next report still agrees."""
+    today = NOW.astimezone(TZ).date()
+    epoch = epoch_of(day_number(today))
+    last_day_before = EPOCH_DAYS * epoch - 1  # the last day of the epoch before
+    then = datetime.combine(date.fromordinal(last_day_before), time(12), TZ)
+    async with sessions() as session:
+        earlier, lately = person(session, U1), person(session, U2)
+        event(session, earlier, EventKind.MESSAGE_DELIVERED, then)
+        event(session, earlier, EventKind.LESSON_COMPLETED, then)
+        event(session, lately, EventKind.ALERT_ACKNOWLEDGED, NOW)
+        await session.flush()
+        # What the code before migration 0007 would have left: each resident in the epoch
+        # of their own last activity, bits in the current slot; a watermark at the top.
+        bit = 1 << (last_day_before % EPOCH_DAYS)
+        await session.execute(
+            update(Resident)
+            .where(Resident.id == earlier.id)
+            .values(activity_epoch=epoch - 1, reached_days=bit, engaged_days=bit)
         )
+        await session.execute(
+            update(Resident)
+            .where(Resident.id == lately.id)
+            .values(activity_epoch=epoch, engaged_days=1 << (day_number(today) % EPOCH_DAYS))
+        )
+        top = await session.scalar(select(func.max(Event.id)))
+        for key, value in (("tz", TZ.key), ("event_id", str(top)), ("max_epoch", str(epoch))):
+            session.add(ReachState(key=key, value=value))
+        await session.commit()
+        # The longest fast period: it and the one before reach back to `then`.
+        fast = Period.days_to(today, 31, TZ)
+        assert fast.previous().start <= then
+        figures = await figures_by_group(session, MAULVIBAZAR, 6, fast)
+        assert figures == await figures_by_group(
+            session, MAULVIBAZAR, 6, Period(fast.start, fast.end)
+        )
+        kulaura_now, kulaura_before = figures[KULAURA]
+        assert kulaura_now.alerts_acknowledged == 1 and kulaura_before.lessons_completed == 1
+        assert (kulaura_before.reached, kulaura_before.engaged, kulaura_now.engaged) == (1, 1, 1)
+        # Everyone active now shares the epoch; only days a fast report can ask for are kept.
+        epochs = set((await session.scalars(select(Resident.activity_epoch))).all())
+        assert epochs == {epoch}
+        days = (await session.scalars(select(ReachActionDay.day))).all()
+        assert min(days) >= EPOCH_DAYS * (epoch - 1)
         await session.commit()
 
 

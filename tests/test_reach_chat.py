@@ -20,6 +20,9 @@ async def test_reach_and_missing_in_chat(
                 person(session, "605814")
             for _ in range(3):
                 person(session, "605865")
+            for words in ("Baro Haor, Kulaura", "Mirpur, Dhaka"):
+                for _ in range(5):
+                    person(session, None, unlisted=words)
             await session.commit()
         coordinator = await signed_up(h, 8201, language="বাংলা", area="কুলাউড়া")
         text, chart = await coordinator.send("/reach")
@@ -29,6 +32,8 @@ async def test_reach_and_missing_in_chat(
         assert chart.kind == "photo"
         text, chart = await coordinator.send("/missing")
         assert "উপজেলা" in text.text and chart.kind == "photo"
+        # Words typed for an unlisted area: Kulaura's shown here, Dhaka's not.
+        assert "baro haor, kulaura" in text.text and "mirpur" not in text.text
         [outside] = await coordinator.send("/reach Sylhet")
         assert "বাইরে" in outside.text  # outside the areas they cover
         [unknown] = await coordinator.send("/reach xqzt")
