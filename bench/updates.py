@@ -434,7 +434,7 @@ async def main(args: argparse.Namespace) -> int:
                 print(f"profile of the measured Sabai run written to {args.profile}")
         replay: Result | None = None
         if recorder is not None:
-            concurrency = Settings(None, "", database_url).max_concurrent_updates
+            concurrency = Settings.max_concurrent_updates  # as run_sabai's settings have it
             replay = await run_replay(recorder.replies, scripts, first_id, concurrency)
             results.append(replay)
         bare: Result | None = None

@@ -144,9 +144,15 @@ async def draft_course_of(session: AsyncSession, course_id: int, trainer_id: int
     return course
 
 
-def cancel_course(course: Course) -> None:
-    """Drop a draft the trainer declined (kept, marked, for the record)."""
-    course.status = CANCELLED
+async def cancel_course(session: AsyncSession, course_id: int) -> bool:
+    """Drop a draft the trainer declined (kept, marked, for the record); False if it is no
+    longer a draft (a Start in another bot process got there first)."""
+    result = await session.execute(
+        update(Course)
+        .where(Course.id == course_id, Course.status == DRAFT)
+        .values(status=CANCELLED)
+    )
+    return bool(getattr(result, "rowcount", 0))
 
 
 async def activate(
@@ -185,7 +191,8 @@ async def settle_course(
     if scope is None or not staff.can(Role.TRAINER, scope):
         return Settlement(Settled.EXPIRED)
     if not confirm:
-        cancel_course(course)
+        if not await cancel_course(session, course.id):
+            return Settlement(Settled.DUPLICATE)
         return Settlement(Settled.CANCELLED)
     # As for pushes: end the update's transaction, then start the course exactly once.
     await session.commit()

@@ -299,8 +299,10 @@ def attributed(index: AreaIndex, words: str, scope: Sequence[str]) -> bool:
     """Whether typed words name a place inside one of the `scope` codes, surely enough.
 
     The best match over the whole country must be an exact name or score at least
-    `ATTRIBUTION_SCORE`, and lie inside the scope. Several equally good matches (namesakes
-    in different districts) each count: the words are shown in each of their scopes.
+    `ATTRIBUTION_SCORE`, and lie inside the scope. When several matches are equally good
+    (namesakes: "Mirpur" is in Dhaka and in Moulvibazar) the words could be any of them, so
+    only a scope holding every one of them gets the words; if the candidates run out while
+    still tied, more namesakes may lie beyond them, and only the whole country does.
     """
     matches = index.search(words, limit=ATTRIBUTION_CANDIDATES) if words else []
     if not matches:
@@ -309,7 +311,9 @@ def attributed(index: AreaIndex, words: str, scope: Sequence[str]) -> bool:
     if not best.exact and best.score < ATTRIBUTION_SCORE:
         return False
     tied = [m for m in matches if (m.exact, m.score) == (best.exact, best.score)]
-    return any(m.code.startswith(prefix) for m in tied for prefix in scope)
+    if len(tied) == ATTRIBUTION_CANDIDATES:
+        return "" in scope
+    return all(any(m.code.startswith(prefix) for prefix in scope) for m in tied)
 
 
 async def unknown_areas(session: AsyncSession, period: Period) -> list[tuple[str, int]]:

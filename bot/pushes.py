@@ -212,9 +212,16 @@ async def enqueue_push(
     return added
 
 
-def cancel_draft(push: LessonPush) -> None:
-    """Drop a draft the trainer declined (kept, marked, for the record)."""
-    push.status = CANCELLED
+async def cancel_draft(session: AsyncSession, push_id: int) -> bool:
+    """Drop a draft the trainer declined (kept, marked, for the record); False if it is no
+    longer a draft. Conditional, like the claim: a Cancel racing a Send in another bot
+    process must not mark a push that is going out as cancelled."""
+    result = await session.execute(
+        update(LessonPush)
+        .where(LessonPush.id == push_id, LessonPush.status == DRAFT)
+        .values(status=CANCELLED)
+    )
+    return bool(getattr(result, "rowcount", 0))
 
 
 class Settled(StrEnum):
@@ -261,7 +268,8 @@ async def settle_push(
     if lesson is None or scope is None or not staff.can(Role.TRAINER, scope):
         return Settlement(Settled.EXPIRED)
     if not confirm:
-        cancel_draft(push)
+        if not await cancel_draft(session, push.id):
+            return Settlement(Settled.DUPLICATE)
         return Settlement(Settled.CANCELLED)
     # The update's transaction ends before the claim: SQLite has one writer at a time, and
     # the claim is a transaction of its own so that a double tap queues once.

@@ -273,17 +273,6 @@ async def _fast(session: AsyncSession, period: Period) -> tuple[int, int, int] |
     return fast_days(epoch, period.tz, period.start, period.end)
 
 
-async def people_by_group(
-    session: AsyncSession, prefix: str, length: int, period: Period
-) -> dict[str, tuple[Figures, Figures]]:
-    """Registered, reached, engaged… per child prefix: (this period, the period before).
-
-    From the activity rollup when it can answer (one pass over the residents' index),
-    otherwise from the event log.
-    """
-    return await _people(session, prefix, length, period, await _fast(session, period))
-
-
 async def _people(
     session: AsyncSession,
     prefix: str,
@@ -291,6 +280,11 @@ async def _people(
     period: Period,
     fast: tuple[int, int, int] | None,
 ) -> dict[str, tuple[Figures, Figures]]:
+    """Registered, reached, engaged… per child prefix: (this period, the period before).
+
+    From the activity rollup when `fast` (see `_fast`) says it can answer (one pass over the
+    residents' index), otherwise from the event log.
+    """
     if fast is None:
         return await _people_from_events(session, prefix, length, period)
     dialect = session.get_bind().dialect.name
@@ -404,17 +398,6 @@ async def _people_from_events(
     return out
 
 
-async def actions_by_group(
-    session: AsyncSession, prefix: str, length: int, period: Period
-) -> dict[str, tuple[Figures, Figures]]:
-    """Lessons completed and alerts acknowledged per child prefix, now and before.
-
-    Counted where they happened (the event's area), and kept after the person who did them
-    asked to be forgotten: these are counts of actions, anonymous once the person is gone.
-    """
-    return await _actions(session, prefix, length, period, await _fast(session, period))
-
-
 async def _actions(
     session: AsyncSession,
     prefix: str,
@@ -422,6 +405,11 @@ async def _actions(
     period: Period,
     fast: tuple[int, int, int] | None,
 ) -> dict[str, tuple[Figures, Figures]]:
+    """Lessons completed and alerts acknowledged per child prefix, now and before.
+
+    Counted where they happened (the event's area), and kept after the person who did them
+    asked to be forgotten: these are counts of actions, anonymous once the person is gone.
+    """
     dialect = session.get_bind().dialect.name
     if fast is not None:
         # From the per-day rollup: the same counts, read from a few rows per area and day.
@@ -501,7 +489,7 @@ async def registered_by_group(
     """Registration counts only, per child prefix (cheap: reads one index, no events)."""
     dialect = session.get_bind().dialect.name
     out: dict[str, tuple[Figures, Figures]] = {}
-    # By full code in index order, summed per prefix here (see people_by_group).
+    # By full code in index order, summed per prefix here (see _people).
     for row in await session.execute(
         select(Resident.area_code.label("g"), *_registration_columns(period))
         .where(*_registered_where(prefix, period, dialect))

@@ -119,7 +119,6 @@ Index(
 # report groups them without reading their rows. Partial, so it holds only those few.
 Index(
     "ix_residents_unlisted",
-    Resident.area_code,
     Resident.consent_at,
     Resident.area_unlisted_text,
     sqlite_where=Resident.area_code.is_(None),

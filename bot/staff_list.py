@@ -33,6 +33,10 @@ async def managed_staff(session: AsyncSession, staff: Staff) -> list[StaffListin
     people: dict[str, StaffListing] = {}
     for scope in minimal_scopes(staff.scopes(Role.ADMIN)):
         for listing in await list_staff(session, scope):
+            # A person with roles in two of the admin's areas is listed once, with both.
+            known = people.get(listing.pseudonym)
+            if known is not None:
+                listing = StaffListing(known.pseudonym, known.name, known.grants + listing.grants)
             people[listing.pseudonym] = listing
     return list(people.values())
 

@@ -14,6 +14,7 @@ from bot.events import EventKind
 from bot.lesson_models import LessonPush
 from bot.models import Event, Resident, utcnow
 from bot.outbox import OUTBOX
+from bot.pushes import cancel_draft, claim_draft, draft_of
 from bot.rate_limit import MemoryRateLimiter, RateLimits
 from bot.roles import Role, grant_role
 from bot.sender import Sender, SenderConfig
@@ -229,3 +230,34 @@ async def test_staff_who_never_signed_up_are_answered_in_their_apps_language(
             await grant_role(session, 8303, Role.TRAINER, area, "cli:test")
         [preview] = await chose.send(f"/push pin-otp area {area}")
         assert "পৌঁছাবে" in preview.text, preview.text
+
+
+async def test_cancel_drops_a_draft_but_never_a_push_already_going_out(
+    db_url: str, sessions: Sessions
+) -> None:
+    async with running_bot(db_url) as h:
+        await signed_up(h, 8401)
+        area = await area_of(h, 8401)
+        trainer = h.person(8400, "Trainer", language_code="en")
+        async with h.app.sessions.begin() as session:
+            await grant_role(session, 8400, Role.TRAINER, area, "cli:test")
+
+        await trainer.send(f"/push pin-otp area {area}")
+        [cancelled] = await trainer.tap("Cancel")
+        assert cancelled.text.startswith("Cancelled"), cancelled.text
+
+        await trainer.send(f"/push pin-otp area {area}")
+        async with h.app.sessions() as session:
+            push_id = await session.scalar(select(func.max(LessonPush.id)))
+            assert push_id is not None
+            # This process has read the draft for a Cancel tap when another bot process
+            # claims it for the trainer's Send: the Cancel must not undo the Send.
+            assert await draft_of(session, push_id, 8400) is not None
+            assert await claim_draft(h.app.sessions, push_id)
+            assert not await cancel_draft(session, push_id)
+            await session.commit()
+        async with h.app.sessions() as session:
+            statuses = (
+                await session.scalars(select(LessonPush.status).order_by(LessonPush.id))
+            ).all()
+        assert statuses == ["cancelled", "queued"]

@@ -33,6 +33,7 @@ from bot.roles import (
     staff_of,
     staff_scope,
 )
+from bot.staff_list import managed_staff
 
 SYLHET, MAULVIBAZAR, SUNAMGANJ, KULAURA, KULAURA_UNION = "60", "6058", "6090", "605865", "60586565"
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -226,3 +227,23 @@ async def test_the_secret_comes_from_the_environment_or_is_made_once(
     async with sessions() as session:
         assert await load_secret(session, {}) == made
     assert len(made) >= 32
+
+
+async def test_an_admin_of_two_areas_sees_every_role_of_a_person_in_both(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session:
+        await grant_role(session, 701, Role.ADMIN, MAULVIBAZAR, "cli:test")
+        await grant_role(session, 701, Role.ADMIN, SUNAMGANJ, "cli:test")
+        await grant_role(session, 702, Role.TRAINER, MAULVIBAZAR, "cli:test", name="Rina")
+        await grant_role(session, 702, Role.COORDINATOR, SUNAMGANJ, "cli:test")
+        await session.commit()
+    async with sessions() as session:
+        admin = await staff_of(session, 701)
+        assert admin is not None
+        listed = await managed_staff(session, admin)
+    rina = [listing for listing in listed if listing.name == "Rina"]
+    assert len(rina) == 1
+    assert sorted((g.role, g.scope) for g in rina[0].grants) == sorted(
+        [(Role.TRAINER, MAULVIBAZAR), (Role.COORDINATOR, SUNAMGANJ)]
+    )

@@ -33,7 +33,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_residents_unlisted",
         "residents",
-        ["area_code", "consent_at", "area_unlisted_text"],
+        ["consent_at", "area_unlisted_text"],
         sqlite_where=unlisted,
         postgresql_where=unlisted,
     )
