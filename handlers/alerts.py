@@ -19,7 +19,7 @@ from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
 from aiogram.filters import Command, Filter, or_f
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.alert_compose import PREFIX, Composer, Outcome, list_text, waiting_for_text
@@ -43,7 +43,7 @@ from bot.pushes import QuietHours
 from bot.roles import Role, Staff
 from bot.screens import Option, Reply, Screen, compact
 from bot.staff_language import staff_language
-from handlers.render import respond, respond_to_button
+from handlers.render import respond, respond_to_button, signed_keyboard
 from handlers.roles_filter import HasRole, session_of
 
 log = logging.getLogger("sabai.alerts")
@@ -66,23 +66,6 @@ class ComposingText(Filter):
         if session is None or not isinstance(conversation, Conversation):
             return False
         return await waiting_for_text(session, message.from_user.id, conversation.now)
-
-
-def signed_keyboard(
-    screen: Screen, signer: CallbackSigner, user_id: int
-) -> InlineKeyboardMarkup | None:
-    """The screen's buttons with their actions signed for this person."""
-    if not screen.rows:
-        return None
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [
-                InlineKeyboardButton(text=o.label, callback_data=signer.sign(o.action, user_id))
-                for o in row
-            ]
-            for row in screen.rows
-        ]
-    )
 
 
 def build_router(

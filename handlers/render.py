@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
+from bot.callback_sign import CallbackSigner
 from bot.conversation import Conversation
 from bot.i18n import Catalog
 from bot.screens import Reply, Screen, compact
@@ -24,6 +26,25 @@ def keyboard(screen: Screen) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [InlineKeyboardButton(text=option.label, callback_data=option.action) for option in row]
+            for row in screen.rows
+        ]
+    )
+
+
+def signed_keyboard(
+    screen: Screen, signer: CallbackSigner, user_id: int, now: datetime | None = None
+) -> InlineKeyboardMarkup | None:
+    """The screen's buttons with their actions signed for this person (staff buttons)."""
+    if not screen.rows:
+        return None
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=option.label, callback_data=signer.sign(option.action, user_id, now=now)
+                )
+                for option in row
+            ]
             for row in screen.rows
         ]
     )

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import html
 import logging
-from datetime import datetime
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject, CommandStart
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 
 from bot.callback_sign import BadSignature, CallbackSigner
 from bot.conversation import Conversation
@@ -41,9 +40,9 @@ from bot.roles import (
     parse_role,
     revoke_grant,
 )
-from bot.screens import Screen
 from bot.staff_language import StaffWords
 from bot.staff_list import REVOKE, holder_of, staff_screen
+from handlers.render import signed_keyboard
 from handlers.roles_filter import HasRole, StaffLookup
 
 log = logging.getLogger("sabai.staff")
@@ -51,25 +50,6 @@ log = logging.getLogger("sabai.staff")
 CALLBACK_PREFIX = "stf:"
 NATIONAL_WORDS = {"national", "bd", "all", "0"}
 STAFF_COMMANDS = ("invite", "staff")
-
-
-def signed_keyboard(
-    screen: Screen, signer: CallbackSigner, user_id: int, now: datetime
-) -> InlineKeyboardMarkup | None:
-    """The screen's buttons with their actions signed for this person."""
-    if not screen.rows:
-        return None
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [
-                InlineKeyboardButton(
-                    text=o.label, callback_data=signer.sign(o.action, user_id, now=now)
-                )
-                for o in row
-            ]
-            for row in screen.rows
-        ]
-    )
 
 
 def build_router() -> Router:
