@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, bindparam, case, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, case, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -87,6 +87,16 @@ def epoch_of(day: int) -> int:
     return day // EPOCH_DAYS
 
 
+def first_kept_day(epoch: int) -> int:
+    """The first day of the epoch before `epoch`: the oldest a fast report asks for."""
+    return (epoch - 1) * EPOCH_DAYS
+
+
+def day_start(day: int, tz: ZoneInfo) -> datetime:
+    """The local midnight in `tz` that day number `day` starts at."""
+    return datetime.combine(date.fromordinal(day), time(), tz)
+
+
 @dataclass
 class _Row:
     epoch: int
@@ -135,9 +145,15 @@ async def _set_state(session: AsyncSession, key: str, value: str) -> None:
 
 
 async def refresh(session: AsyncSession, tz: ZoneInfo) -> int:
-    """Fold events newer than the watermarks into the rollups; return how many were read.
+    """Fold events newer than the watermarks into the rollups; return a count of rows read.
 
-    Runs in the caller's transaction. Taking the watermark row for writing first makes
+    The count is the event rows folded into the day bits (of the kinds they record, by
+    residents still on file) plus every lesson and acknowledgement with an area on each
+    local day whose action counts were recomputed, new or not (`_count_actions`). On
+    PostgreSQL both start `LOOKBACK_IDS` below their watermark, so there it also counts
+    events read before: a measure of the work done, not the number of new events.
+
+    Runs in the caller's transaction. Writing the "lock" row of `reach_state` first makes
     two refreshes at once wait for each other instead of overwriting each other's bits.
     """
     read, _ = await refresh_epoch(session, tz)
@@ -145,7 +161,7 @@ async def refresh(session: AsyncSession, tz: ZoneInfo) -> int:
 
 
 async def refresh_epoch(session: AsyncSession, tz: ZoneInfo) -> tuple[int, int]:
-    """`refresh`, returning (events read, the epoch the rollup is in) for `fast_days`."""
+    """`refresh`, returning (the count `refresh` returns, the rollup's epoch) for `fast_days`."""
     await _set_state(session, "lock", "refresh")  # a write first: serialises refreshes
     state = await _states(session)
     if state.get("tz") != tz.key:
@@ -179,7 +195,11 @@ async def refresh_epoch(session: AsyncSession, tz: ZoneInfo) -> tuple[int, int]:
         await _set_state(session, "event_id", str(top))
         await _set_state(session, "max_epoch", str(max_epoch))
     if top is not None and top > action_watermark:
-        read += await _count_actions(session, tz, max(action_watermark - lookback, 0), top)
+        # Only the days `_align` keeps: with an empty watermark (after migration 0007, or
+        # the caches cleared) the whole event log would be read otherwise, under the lock.
+        since = first_kept_day(max_epoch) if max_epoch > 1 else None
+        start = max(action_watermark - lookback, 0)
+        read += await _count_actions(session, tz, start, top, since)
         await _set_state(session, "action_event_id", str(top))
     if state.get("aligned_epoch") != str(max_epoch):
         await _align(session, max_epoch)
@@ -295,9 +315,7 @@ async def _align(session: AsyncSession, epoch: int) -> None:
         .execution_options(synchronize_session=False)
     )
     # Fast reports reach back to the epoch before at most (`fast_days`).
-    await session.execute(
-        delete(ReachActionDay).where(ReachActionDay.day < (epoch - 1) * EPOCH_DAYS)
-    )
+    await session.execute(delete(ReachActionDay).where(ReachActionDay.day < first_kept_day(epoch)))
 
 
 def _runs(days: list[int]) -> Iterator[tuple[int, int]]:
@@ -313,44 +331,60 @@ def _runs(days: list[int]) -> Iterator[tuple[int, int]]:
     yield first, previous
 
 
-async def _count_actions(session: AsyncSession, tz: ZoneInfo, start: int, top: int) -> int:
-    """Recount the action days that events in (start, top] fall on; return events read.
+async def _count_actions(
+    session: AsyncSession, tz: ZoneInfo, start: int, top: int, since: int | None
+) -> int:
+    """Recount the action days from day `since` on that events in (start, top] fall on.
 
     Counts are not idempotent like bits, so the lookback cannot simply add again: each day
     an event touches is counted afresh from the event log (by kind and time, one index).
+    With `start` 0 every day from `since` on is. Events before day `since` (None: no limit)
+    are not read: those days are not kept (`_align`).
+
+    Returns the number of events counted on the recounted days (all of each such day's
+    lessons and acknowledgements with an area, not only those in (start, top]).
     """
     kinds = [kind.value for kind in ACTION_KINDS]
-    touched: set[int] = set()
-    for (at,) in await session.execute(
-        select(Event.at).where(Event.id > start, Event.id <= top, Event.kind.in_(kinds))
-    ):
-        touched.add(day_number(at.astimezone(tz).date()))
+    runs: list[tuple[int | None, int | None]]
+    if start == 0:
+        # No watermark: every event is new, so every day from `since` on is recounted, as
+        # one stretch (finding the days first would read each event twice).
+        runs = [(since, None)]
+    else:
+        new = select(Event.at).where(Event.id > start, Event.id <= top, Event.kind.in_(kinds))
+        if since is not None:
+            new = new.where(Event.at >= day_start(since, tz))
+        touched = {day_number(at.astimezone(tz).date()) for (at,) in await session.execute(new)}
+        runs = list(_runs(sorted(touched)))
+    table = ReachActionDay.__table__
+    assert isinstance(table, Table)
     read = 0
-    for first, last in _runs(sorted(touched)):
+    for first, last in runs:
+        events: list[ColumnElement[bool]] = [Event.kind.in_(kinds), Event.area_code.is_not(None)]
+        stored: list[ColumnElement[bool]] = []
+        if first is not None:
+            events.append(Event.at >= day_start(first, tz))
+            stored.append(table.c.day >= first)
+        if last is not None:
+            events.append(Event.at < day_start(last + 1, tz))
+            stored.append(table.c.day <= last)
         counts: dict[tuple[int, str], list[int]] = {}
-        rows = await session.execute(
-            select(Event.at, Event.kind, Event.area_code).where(
-                Event.kind.in_(kinds),
-                Event.at >= datetime.combine(date.fromordinal(first), time(), tz),
-                Event.at < datetime.combine(date.fromordinal(last + 1), time(), tz),
-                Event.area_code.is_not(None),
-            )
-        )
-        for at, kind, area in rows:
+        for at, kind, area in await session.execute(
+            select(Event.at, Event.kind, Event.area_code).where(*events)
+        ):
             if area is None:  # excluded by the query; tells the type checker so
                 continue
             tally = counts.setdefault((day_number(at.astimezone(tz).date()), area), [0, 0])
             tally[0 if kind == EventKind.LESSON_COMPLETED.value else 1] += 1
             read += 1
-        await session.execute(
-            delete(ReachActionDay).where(ReachActionDay.day >= first, ReachActionDay.day <= last)
-        )
+        await session.execute(delete(table).where(*stored))
         values = [
             {"day": day, "area_code": area, "lessons_completed": n[0], "alerts_acknowledged": n[1]}
             for (day, area), n in counts.items()
         ]
+        # Core, not the ORM's bulk insert: a rebuild inserts tens of thousands of rows.
         for i in range(0, len(values), BATCH):
-            await session.execute(insert(ReachActionDay), values[i : i + BATCH])
+            await session.execute(insert(table), values[i : i + BATCH])
     return read
 
 

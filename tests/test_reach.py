@@ -14,14 +14,24 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.assisted import AssistedPerson, register_person
 from bot.events import EventKind, record_for
 from bot.models import Event, Resident, new_pseudonym
 from bot.reach import Figures, Period, figures_by_group, reach_report
-from bot.reach_activity import EPOCH_DAYS, _Row, day_number, epoch_of, masks
+from bot.reach_activity import (
+    EPOCH_DAYS,
+    _Row,
+    day_number,
+    day_start,
+    epoch_of,
+    fast_days,
+    first_kept_day,
+    masks,
+    refresh,
+)
 from bot.reach_models import ReachActionDay, ReachState
 from bot.reach_render import reach_csv, reach_document
 from bot.residents import ResidentService
@@ -302,6 +312,70 @@ async def test_rollup_left_by_an_older_version_catches_up(
         assert epochs == {epoch}
         days = (await session.scalars(select(ReachActionDay.day))).all()
         assert min(days) >= EPOCH_DAYS * (epoch - 1)
+        await session.commit()
+
+
+async def test_an_empty_action_watermark_reads_only_the_days_kept(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Action rollup cleared (or just added by migration 0007): older days are not read.
+
+    Lessons and acknowledgements long ago, just before the first day kept and at its first
+    instant: the recount reads and stores only the days a fast report can ask for, and the
+    figures still agree with the event log, at the edge of the kept days too.
+    """
+    today = NOW.astimezone(TZ).date()
+    epoch = epoch_of(day_number(today))
+    first = first_kept_day(epoch)
+    kept_from = day_start(first, TZ)  # local midnight starting the epoch before
+    async with sessions() as session:
+        a, b, c = person(session, U1), person(session, U2), person(session, BARLEKHA)
+        for who, kind, at in (
+            (a, EventKind.LESSON_COMPLETED, NOW - timedelta(days=300)),
+            (b, EventKind.ALERT_ACKNOWLEDGED, kept_from - timedelta(days=40)),
+            (c, EventKind.LESSON_COMPLETED, kept_from - timedelta(microseconds=1)),
+            (a, EventKind.LESSON_COMPLETED, kept_from),
+            (b, EventKind.ALERT_ACKNOWLEDGED, kept_from + timedelta(days=40)),
+            (c, EventKind.LESSON_COMPLETED, NOW),
+            (a, EventKind.MESSAGE_DELIVERED, NOW),
+        ):
+            event(session, who, kind, at)
+        await session.commit()
+        await refresh(session, TZ)
+        # Clear the action rollup and its watermark only: the epoch stays aligned, so
+        # nothing would prune rows for older days afterwards.
+        await session.execute(delete(ReachActionDay))
+        await session.execute(delete(ReachState).where(ReachState.key == "action_event_id"))
+        await session.commit()
+        assert await refresh(session, TZ) == 3  # the three actions on kept days, no more
+        rows = (
+            await session.execute(
+                select(
+                    ReachActionDay.day,
+                    ReachActionDay.lessons_completed,
+                    ReachActionDay.alerts_acknowledged,
+                ).order_by(ReachActionDay.day)
+            )
+        ).all()
+        assert [tuple(row) for row in rows] == [
+            (first, 1, 0),
+            (first + 40, 0, 1),
+            (day_number(today), 1, 0),
+        ]
+        await session.commit()
+        # The longest fast period now, and the one whose previous starts at `kept_from`.
+        edge = Period.days_to(date.fromordinal(first + 61), 31, TZ)
+        assert edge.previous().start == kept_from
+        for fast in (Period.days_to(today, 31, TZ), edge):
+            assert fast_days(epoch, TZ, fast.start, fast.end) is not None
+            figures = await figures_by_group(session, MAULVIBAZAR, 6, fast)
+            assert figures == await figures_by_group(
+                session, MAULVIBAZAR, 6, Period(fast.start, fast.end)
+            )
+        figures = await figures_by_group(session, MAULVIBAZAR, 6, edge)
+        assert figures[KULAURA][1].lessons_completed == 1  # at `kept_from`, counted
+        assert figures[KULAURA][0].alerts_acknowledged == 1
+        assert figures[BARLEKHA][1].lessons_completed == 0  # an instant before: not
         await session.commit()
 
 
