@@ -13,8 +13,9 @@ CPU ms/update = the process's CPU time (all threads: bot, emulator, residents) o
 updates; it is less sensitive than throughput to other load on the machine.
 
 A third bot, "replies only", makes exactly the Bot API calls Sabai made for each step of each
-conversation (recorded during Sabai's run) and does nothing else: no routing beyond one
-handler, no database. Its speed is the most any bot answering as Sabai does could reach here.
+conversation script (recorded while Sabai's warm-up residents ran every script, not during the
+measured run) and does nothing else: no routing beyond one handler, no database. Its speed
+is the most any bot answering as Sabai does could reach here.
 
     .venv/bin/python bench/updates.py                      # SQLite in a temp dir
     .venv/bin/python bench/updates.py --database-url postgresql+asyncpg://postgres@127.0.0.1/sabai_bench
@@ -28,12 +29,13 @@ import asyncio
 import contextlib
 import contextvars
 import cProfile
+import functools
 import logging
 import random
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,12 +134,29 @@ class Timing:
         dispatcher.feed_update = timed_feed  # type: ignore[method-assign]
 
 
+Script = tuple[Step, ...]
+Replies = dict[tuple[Script, int], list[TelegramMethod[Any]]]
+
+
+def conversations(scripts: list[list[Step]], first_id: int) -> dict[int, Script]:
+    """Who says what: the warm-up residents (ids just below `first_id`), then the measured."""
+    warm = {
+        first_id - WARMUP_RESIDENTS - 1 + n: tuple(scripts[n % len(scripts)])
+        for n in range(WARMUP_RESIDENTS)
+    }
+    return warm | {first_id + n: tuple(steps) for n, steps in enumerate(scripts)}
+
+
 class CallRecorder(BaseRequestMiddleware):
-    """Keep every Bot API call made while handling an update, by update id."""
+    """Keep every Bot API call made while handling an update, by update id.
+
+    Registered for the warm-up residents only: they run every script there is, and keeping
+    the calls of the measured run would fill the heap and slow the very run it measures.
+    """
 
     def __init__(self) -> None:
         self.calls: dict[int, list[TelegramMethod[Any]]] = {}
-        self.replies: dict[tuple[int, int], list[TelegramMethod[Any]]] = {}
+        self.replies: Replies = {}
 
     async def __call__(
         self,
@@ -150,12 +169,17 @@ class CallRecorder(BaseRequestMiddleware):
             self.calls.setdefault(update_id, []).append(method)
         return await make_request(bot, method)
 
-    def by_step(self, timing: Timing) -> dict[tuple[int, int], list[TelegramMethod[Any]]]:
-        """The calls made for each (user id, step) of the residents' conversations."""
-        return {timing.steps[u]: calls for u, calls in self.calls.items() if u in timing.steps}
+    def by_step(self, timing: Timing, script_of: dict[int, Script]) -> Replies:
+        """The calls made for each step of each script."""
+        replies: Replies = {}
+        for update_id, calls in self.calls.items():
+            if update_id in timing.steps:
+                user_id, step = timing.steps[update_id]
+                replies[(script_of[user_id], step)] = calls
+        return replies
 
 
-def replay_dispatcher(replies: dict[tuple[int, int], list[TelegramMethod[Any]]]) -> Dispatcher:
+def replay_dispatcher(replies: Replies, script_of: dict[int, Script]) -> Dispatcher:
     """A bot that does no work of its own: for each step of each conversation it makes the
     very Bot API calls Sabai made for it (same texts, keyboards, command lists), pointed at
     the current message and callback query. Its speed is the ceiling for any bot that
@@ -166,8 +190,11 @@ def replay_dispatcher(replies: dict[tuple[int, int], list[TelegramMethod[Any]]])
     async def replay(bot: Bot, user_id: int, query: CallbackQuery | None) -> None:
         step = steps.get(user_id, 0)
         steps[user_id] = step + 1
-        for method in replies.get((user_id, step), []):
-            changes: dict[str, Any] = {}
+        for method in replies.get((script_of[user_id], step), []):
+            # Recorded in another resident's chat: point it at this one.
+            changes: dict[str, Any] = (
+                {"chat_id": user_id} if "chat_id" in method.model_fields else {}
+            )
             if isinstance(method, AnswerCallbackQuery) and query is not None:
                 changes["callback_query_id"] = query.id
             edit = isinstance(method, (EditMessageText, EditMessageReplyMarkup))
@@ -297,10 +324,13 @@ async def measure(
     scripts: list[list[Step]],
     first_id: int,
     profile: cProfile.Profile | None = None,
+    after_warmup: Callable[[], object] | None = None,
 ) -> Result:
     """Warm up, then run the measured residents."""
     warm = [scripts[n % len(scripts)] for n in range(WARMUP_RESIDENTS)]
     await drive(emulator, timing, first_id - WARMUP_RESIDENTS - 1, warm)
+    if after_warmup is not None:
+        after_warmup()
     errors = ErrorCount()
     logging.getLogger().addHandler(errors)
     if profile is not None:
@@ -332,11 +362,15 @@ async def run_sabai(
         build_app(settings, emulator_token(), server.base_url) as app,
     ):
         timing.attach(app.dispatcher)
+        stop_recording = None
         if recorder is not None:
             app.bot.session.middleware(recorder)
+            stop_recording = functools.partial(app.bot.session.middleware.unregister, recorder)
         # As `sabai run` does: the configured cap on updates handled at once.
         async with polling(app.bot, app.dispatcher, settings.max_concurrent_updates):
-            result = await measure("Sabai", emulator, timing, scripts, first_id, profile)
+            result = await measure(
+                "Sabai", emulator, timing, scripts, first_id, profile, stop_recording
+            )
         async with app.sessions() as session:
             consented = await session.scalar(
                 select(func.count())
@@ -348,7 +382,7 @@ async def run_sabai(
                 )
             )
     if recorder is not None:
-        recorder.replies = recorder.by_step(timing)
+        recorder.replies = recorder.by_step(timing, conversations(scripts, first_id))
     return result, int(consented or 0)
 
 
@@ -378,14 +412,11 @@ async def run_bare(scripts: list[list[Step]], first_id: int) -> Result:
 
 
 async def run_replay(
-    replies: dict[tuple[int, int], list[TelegramMethod[Any]]],
-    scripts: list[list[Step]],
-    first_id: int,
-    concurrency: int,
+    replies: Replies, scripts: list[list[Step]], first_id: int, concurrency: int
 ) -> Result:
     emulator = Emulator(bot_id=EMULATOR_BOT_ID)
     timing = Timing()
-    dispatcher = replay_dispatcher(replies)
+    dispatcher = replay_dispatcher(replies, conversations(scripts, first_id))
     timing.attach(dispatcher)
     async with EmulatorServer(emulator) as server:
         bot = make_bot(emulator_token(), server.base_url)
