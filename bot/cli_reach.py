@@ -1,8 +1,10 @@
 """`sabai reach`, `sabai missing` and `sabai residents import`: reach work at the command line.
 
-Output is suppressed like everything staff read. `--unsuppressed` shows small counts: whoever
-runs the CLI has the database in hand and acts as an admin (as in `sabai staff`), and the
-export is written to the audit log as "cli:<operating-system user>".
+Output is suppressed like everything staff read. `--unsuppressed` shows small counts, to an
+admin only: it needs `--admin TELEGRAM_ID` of a person holding the admin role over the area
+(the whole country for a national report), and the export is written to the audit log under
+that admin's pseudonym, with the operating-system user who ran it. Whoever runs the CLI has
+the database in hand anyway; naming the admin makes the export someone's answerable act.
 """
 
 from __future__ import annotations
@@ -49,7 +51,14 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--unsuppressed",
         action="store_true",
-        help="show small counts too (admin only; written to the audit log)",
+        help="show small counts too (needs --admin; written to the audit log)",
+    )
+    parser.add_argument(
+        "--admin",
+        type=int,
+        default=None,
+        metavar="TELEGRAM_ID",
+        help="with --unsuppressed: the Telegram id of an admin covering the area",
     )
 
 
@@ -97,6 +106,7 @@ async def _report(
         reach_document,
         to_json,
     )
+    from bot.roles import NotAllowed, Role, require
     from bot.suppression import Suppressor
 
     assert isinstance(session, AsyncSession)
@@ -117,12 +127,22 @@ async def _report(
         _fail(f"no area with code {args.area!r}")
         return 2
     if args.unsuppressed:
+        place = f"area {args.area}" if args.area else "the whole country"
+        admin_id = getattr(args, "admin", None)
+        if admin_id is None:
+            _fail(f"--unsuppressed needs --admin TELEGRAM_ID: an admin covering {place}")
+            return 2
+        try:
+            admin = await require(session, admin_id, Role.ADMIN, args.area)
+        except NotAllowed:
+            _fail(f"Telegram id {admin_id} is not an admin covering {place}; nothing exported")
+            return 2
         record_audit(
             session,
-            cli_actor(),
+            admin.pseudonym,
             Act.EXPORT_UNSUPPRESSED,
             args.area,
-            {"report": args.command, "format": args.format, "days": days},
+            {"report": args.command, "format": args.format, "days": days, "via": cli_actor()},
         )
     text = TextRenderer(Catalog.load(), args.language, s, markup=False)
     if args.command == "reach":

@@ -295,3 +295,50 @@ async def test_cli_json_schema(sessions: async_sessionmaker[AsyncSession], db_ur
     args.command, args.format = "reach", "csv"
     assert await cli_reach.run(args, test_settings(db_url), out) == 0
     assert out.getvalue().startswith("area_code,name_en,name_bn,level")
+
+
+async def test_only_an_admin_covering_the_area_exports_unsuppressed_figures(
+    sessions: async_sessionmaker[AsyncSession], db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import argparse
+    import io
+
+    from bot import cli_reach
+    from bot.audit import Act, audit_entries
+    from bot.roles import Role, grant_role, staff_of
+    from tests.botkit import test_settings
+
+    async with sessions() as session:
+        await plant(session)
+        await grant_role(session, 9101, Role.ADMIN, "6058", "cli:test")
+        await grant_role(session, 9102, Role.ADMIN, "6090", "cli:test")
+        await grant_role(session, 9103, Role.COORDINATOR, "6058", "cli:test")
+        await session.commit()
+
+    async def export(admin: int | None, unsuppressed: bool = True) -> tuple[int, str]:
+        out = io.StringIO()
+        args = argparse.Namespace(
+            command="reach",
+            area="6058",
+            period="30d",
+            format="csv",
+            language="en",
+            unsuppressed=unsuppressed,
+            admin=admin,
+        )
+        return await cli_reach.run(args, test_settings(db_url), out), out.getvalue()
+
+    status, suppressed = await export(None, unsuppressed=False)
+    assert status == 0 and "<5" in suppressed
+    for who in (None, 9102, 9103, 9999):  # nobody, another district's admin, a coordinator
+        status, text = await export(who)
+        assert (status, text) == (2, ""), who
+        assert "admin covering area 6058" in capsys.readouterr().err
+    status, full = await export(9101)
+    assert status == 0 and "<5" not in full and full != suppressed
+    async with sessions() as session:
+        admin = await staff_of(session, 9101)
+        exports = [e for e in await audit_entries(session) if e.act == Act.EXPORT_UNSUPPRESSED]
+    assert admin is not None
+    assert [(e.actor, e.scope) for e in exports] == [(admin.pseudonym, "6058")]
+    assert exports[0].details is not None and str(exports[0].details["via"]).startswith("cli:")
