@@ -88,7 +88,7 @@ async def enqueue(url: str, count: int) -> float:
 
 
 async def rate_phase(args: argparse.Namespace, directory: Path) -> None:
-    from bot.app import emulator_token, make_bot
+    from bot.bot_client import emulator_token, make_bot
     from bot.emulator import Emulator, EmulatorServer
 
     count = int(args.cap * args.duration * 1.1) + 100  # never runs dry within the window
@@ -160,7 +160,7 @@ async def drain_instant(url: str) -> tuple[int, float]:
 
 async def drain_phase(args: argparse.Namespace, directory: Path) -> None:
     # Imported here so the RSS child process holds only what a sender process needs.
-    from bot.app import emulator_token, make_bot
+    from bot.bot_client import emulator_token, make_bot
     from bot.emulator import Emulator, EmulatorServer
 
     url = await fresh_database(directory, "drain.db")

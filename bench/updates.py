@@ -4,7 +4,9 @@ Each of N residents (default 1,000) sends K onboarding updates (default 5: /star
 by button or by typing, an area name, yes, /menu), one after another as a person chats: the
 next one goes out when the bot has finished with the previous. Residents chat concurrently.
 The bot runs in real long polling (aiogram's default task-per-update mode) against an
-EmulatorServer on 127.0.0.1; the residents drive the same emulator in-process.
+EmulatorServer on 127.0.0.1; the residents drive the same emulator in-process. Each bot is
+measured in a fresh Python process of its own, one after the other, so none runs with another's
+imports, caches or heap (the "GC objects" column shows what the collector watched).
 
 Latency of one update = from the moment it is queued in the emulator until the dispatcher has
 finished handling it, i.e. until every reply it sent is stored in the emulator (each send
@@ -29,9 +31,14 @@ import asyncio
 import contextlib
 import contextvars
 import cProfile
+import dataclasses
 import functools
+import gc
+import json
 import logging
+import pickle
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -58,12 +65,11 @@ from aiogram.methods import (
 )
 from aiogram.methods.base import Response, TelegramType
 from aiogram.types import BotCommandScopeChat, CallbackQuery, Message, Update
-from sqlalchemy import func, select
 
-from bot.app import EMULATOR_BOT_ID, build_app, emulator_token, make_bot
-from bot.config import Settings
+# Only what every bot needs: the bare and replies-only processes never import Sabai itself
+# (its modules would be objects their garbage collector walks).
+from bot.bot_client import EMULATOR_BOT_ID, emulator_token, make_bot
 from bot.emulator import Emulator, EmulatorServer
-from bot.models import Resident
 
 TARGET_RATIO = 0.5
 UPDATE_TIMEOUT = 60.0  # seconds one update may take before the resident gives up
@@ -193,7 +199,7 @@ def replay_dispatcher(replies: Replies, script_of: dict[int, Script]) -> Dispatc
         for method in replies.get((script_of[user_id], step), []):
             # Recorded in another resident's chat: point it at this one.
             changes: dict[str, Any] = (
-                {"chat_id": user_id} if "chat_id" in method.model_fields else {}
+                {"chat_id": user_id} if "chat_id" in type(method).model_fields else {}
             )
             if isinstance(method, AnswerCallbackQuery) and query is not None:
                 changes["callback_query_id"] = query.id
@@ -216,6 +222,20 @@ def replay_dispatcher(replies: Replies, script_of: dict[int, Script]) -> Dispatc
     return dispatcher
 
 
+class CollectorClock:
+    """CPU time spent in the cycle collector (a gc callback)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._started = 0.0
+
+    def __call__(self, phase: str, _info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.process_time()
+        else:
+            self.seconds += time.process_time() - self._started
+
+
 class ErrorCount(logging.Handler):
     """Count ERROR records: Sabai's error handler answers residents politely and logs instead."""
 
@@ -236,6 +256,10 @@ class Result:
     failures: int  # updates the bot failed on (an exception), or never finished
     errors_logged: int = 0
     cpu_seconds: float = 0.0  # CPU of the whole process (emulator and residents included)
+    # Objects the cycle collector watches when the measured run starts (frozen ones apart):
+    # each bot runs after the last one's objects were collected, so none pays for another's.
+    heap_objects: int = 0
+    gc_seconds: float = 0.0  # of cpu_seconds, spent in the cycle collector
 
     @property
     def rate(self) -> float:
@@ -331,6 +355,10 @@ async def measure(
     await drive(emulator, timing, first_id - WARMUP_RESIDENTS - 1, warm)
     if after_warmup is not None:
         after_warmup()
+    gc.collect()
+    heap_objects = len(gc.get_objects())
+    collector = CollectorClock()
+    gc.callbacks.append(collector)
     errors = ErrorCount()
     logging.getLogger().addHandler(errors)
     if profile is not None:
@@ -343,7 +371,18 @@ async def measure(
         if profile is not None:
             profile.disable()
         logging.getLogger().removeHandler(errors)
-    return Result(name, len(latencies), seconds, latencies, failures, errors.count, cpu)
+        gc.callbacks.remove(collector)
+    return Result(
+        name,
+        len(latencies),
+        seconds,
+        latencies,
+        failures,
+        errors.count,
+        cpu,
+        heap_objects,
+        collector.seconds,
+    )
 
 
 async def run_sabai(
@@ -354,6 +393,12 @@ async def run_sabai(
     recorder: CallRecorder | None = None,
 ) -> tuple[Result, int]:
     """Measure Sabai; return the result and how many residents reached consent."""
+    from sqlalchemy import func, select
+
+    from bot.app import build_app
+    from bot.config import Settings
+    from bot.models import Resident
+
     emulator = Emulator(bot_id=EMULATOR_BOT_ID)
     timing = Timing()
     settings = Settings(bot_token=None, telegram_api="", database_url=database_url)
@@ -430,50 +475,119 @@ async def run_replay(
 def table(results: list[Result]) -> str:
     lines = [
         f"{'bot':<14}{'updates':>9}{'seconds':>10}{'updates/s':>11}{'p50 ms':>9}{'p99 ms':>9}"
-        f"{'CPU ms/update':>15}"
+        f"{'CPU ms/update':>15}{'of it GC':>10}{'GC objects':>12}"
     ]
     for r in results:
         lines.append(
             f"{r.name:<14}{r.updates:>9}{r.seconds:>10.2f}{r.rate:>11.1f}"
             f"{r.percentile(50):>9.1f}{r.percentile(99):>9.1f}"
             f"{r.cpu_seconds * 1000 / max(1, r.updates):>15.2f}"
+            f"{r.gc_seconds * 1000 / max(1, r.updates):>10.2f}{r.heap_objects:>12,}"
             + (f"   ({r.failures} updates failed)" if r.failures else "")
             + (f"   ({r.errors_logged} errors logged)" if r.errors_logged else "")
         )
     return "\n".join(lines)
 
 
-async def main(args: argparse.Namespace) -> int:
+BOTS = ("sabai", "replay", "bare", "bare-tuned")
+NAMES = {"bare-tuned": "bare, Sabai GC"}
+
+
+async def measure_one(args: argparse.Namespace) -> int:
+    """Measure one bot in this process and leave its result (and Sabai's calls) in --state."""
+    state = Path(args.state)
+    scripts = [script_for(n, args.updates_per_resident) for n in range(args.residents)]
+    first_id = args.first_id
+    if args.worker == "sabai":
+        profile = cProfile.Profile() if args.profile else None
+        recorder = CallRecorder() if args.record else None
+        database_url = args.database_url or f"sqlite+aiosqlite:///{state / 'sabai.db'}"
+        print(f"Sabai database: {database_url.split('@')[-1]}", flush=True)
+        result, consented = await run_sabai(database_url, scripts, first_id, profile, recorder)
+        print(
+            f"Sabai: {consented}/{args.residents} residents signed up (consent given)", flush=True
+        )
+        if profile is not None:
+            profile.dump_stats(args.profile)
+            print(f"profile of the measured Sabai run written to {args.profile}", flush=True)
+        if recorder is not None:
+            # As plain fields: a recorded call still points at the bot that made it.
+            plain = {
+                key: [(type(m), m.model_dump()) for m in calls]
+                for key, calls in recorder.replies.items()
+            }
+            (state / "replies.pickle").write_bytes(pickle.dumps(plain))
+    elif args.worker == "replay":
+        plain = pickle.loads((state / "replies.pickle").read_bytes())
+        replies: Replies = {
+            key: [kind.model_validate(fields) for kind, fields in calls]
+            for key, calls in plain.items()
+        }
+        from bot.config import Settings
+
+        concurrency = Settings.max_concurrent_updates  # as run_sabai's settings have it
+        result = await run_replay(replies, scripts, first_id, concurrency)
+    elif args.worker == "bare":
+        result = await run_bare([bare_script(s) for s in scripts], first_id)
+    else:
+        # The same bare bot with the collector settings Sabai gives itself (bot/heap.py):
+        # shows how much of the comparison is Python's collector rather than the bots.
+        from bot import heap
+
+        with heap.settled():
+            result = await run_bare([bare_script(s) for s in scripts], first_id)
+        result.name = NAMES[args.worker]
+    (state / f"{args.worker}.json").write_text(json.dumps(dataclasses.asdict(result)))
+    return 0
+
+
+def run_in_own_process(name: str, args: argparse.Namespace, state: Path, first_id: int) -> Result:
+    """Each bot gets a fresh interpreter: no bot runs with another's imports, caches or heap."""
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker",
+        name,
+        "--state",
+        str(state),
+        "--first-id",
+        str(first_id),
+        "--residents",
+        str(args.residents),
+        "--updates-per-resident",
+        str(args.updates_per_resident),
+    ]
+    if name == "sabai":
+        if args.database_url:
+            command += ["--database-url", args.database_url]
+        if args.profile:
+            command += ["--profile", args.profile]
+        if args.only is None and not args.no_replay:
+            command.append("--record")
+    finished = subprocess.run(command, check=False)
+    if finished.returncode != 0:
+        raise SystemExit(f"the {name} run failed (exit {finished.returncode})")
+    return Result(**json.loads((state / f"{name}.json").read_text()))
+
+
+def main(args: argparse.Namespace) -> int:
     # Fresh ids every run, so a reused database (PostgreSQL) holds no one who already signed up.
     first_id = 1_000_000_000 + random.randrange(10**6) * 10**4
-    scripts = [script_for(n, args.updates_per_resident) for n in range(args.residents)]
-    total = sum(len(s) for s in scripts)
+    total = args.residents * args.updates_per_resident
     print(f"{args.residents} residents × {args.updates_per_resident} updates = {total} updates")
+    names = [
+        name
+        for name in BOTS
+        if args.only in (None, name.split("-")[0])
+        and not (name == "replay" and (args.no_replay or args.only))
+    ]
     with tempfile.TemporaryDirectory(prefix="sabai-bench-") as tmp:
-        database_url = args.database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'sabai.db'}"
-        print(f"Sabai database: {database_url.split('@')[-1]}")
-        profile = cProfile.Profile() if args.profile else None
-        results: list[Result] = []
-        sabai: Result | None = None
-        recorder = CallRecorder() if args.only is None and not args.no_replay else None
-        if args.only in (None, "sabai"):
-            sabai, consented = await run_sabai(database_url, scripts, first_id, profile, recorder)
-            results.append(sabai)
-            print(f"Sabai: {consented}/{args.residents} residents signed up (consent given)")
-            if profile is not None:
-                profile.dump_stats(args.profile)
-                print(f"profile of the measured Sabai run written to {args.profile}")
-        replay: Result | None = None
-        if recorder is not None:
-            concurrency = Settings.max_concurrent_updates  # as run_sabai's settings have it
-            replay = await run_replay(recorder.replies, scripts, first_id, concurrency)
-            results.append(replay)
-        bare: Result | None = None
-        if args.only in (None, "bare"):
-            bare = await run_bare([bare_script(s) for s in scripts], first_id)
-            results.append(bare)
+        found = {name: run_in_own_process(name, args, Path(tmp), first_id) for name in names}
+    results = list(found.values())
     print()
     print(table(results))
+    sabai, bare, replay = found.get("sabai"), found.get("bare"), found.get("replay")
+    tuned = found.get("bare-tuned")
     if sabai is not None and bare is not None and bare.rate:
         ratio = sabai.rate / bare.rate
         verdict = "meets" if ratio >= TARGET_RATIO else "misses"
@@ -483,6 +597,11 @@ async def main(args: argparse.Namespace) -> int:
                 f"ratio replies-only/bare: {replay.rate / bare.rate:.2f} (the most any bot "
                 "sending Sabai's replies could reach); "
                 f"Sabai/replies-only: {sabai.rate / replay.rate:.2f}"
+            )
+        if tuned is not None and tuned.rate:
+            print(
+                f"ratio Sabai/bare with Sabai's GC settings: {sabai.rate / tuned.rate:.2f} "
+                "(both bots with the same collector settings)"
             )
     return 0 if all(r.failures == 0 and r.errors_logged == 0 for r in results) else 1
 
@@ -504,9 +623,15 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         help="skip the replies-only bot (replays Sabai's own Bot API calls, doing no work)",
     )
     parser.add_argument("--profile", default=None, help="write a cProfile of Sabai's run here")
+    # Used by the run itself to measure one bot per process.
+    parser.add_argument("--worker", choices=BOTS, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--state", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--first-id", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--record", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.WARNING)
-    sys.exit(asyncio.run(main(parse())))
+    arguments = parse()
+    sys.exit(asyncio.run(measure_one(arguments)) if arguments.worker else main(arguments))

@@ -8,14 +8,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from aiogram import Bot, Dispatcher
-from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
-from aiogram.enums import ParseMode
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot import heap
 from bot.area_import import ensure_areas
 from bot.areas import load_index, load_tree
+from bot.bot_client import make_bot
 from bot.callback_sign import SECRET_ENV, SignerSource
 from bot.config import Settings
 from bot.conversation import Context, Conversation
@@ -26,15 +24,6 @@ from bot.lessons import Library
 from bot.screens import Reply
 
 log = logging.getLogger("sabai.app")
-
-# The emulator accepts any well-shaped token; this one is built, not written out,
-# so nothing token-shaped sits in the repository.
-EMULATOR_BOT_ID = 700000001
-
-
-def emulator_token() -> str:
-    """A token for the local emulator (not a secret: it opens nothing real)."""
-    return f"{EMULATOR_BOT_ID}:" + "sabai-local-emulator-".ljust(35, "x")
 
 
 async def alerts_menu(conversation: Conversation) -> Reply:
@@ -88,12 +77,6 @@ class App:
     response_types: tuple[type, ...] = ()
 
 
-def make_bot(token: str, api_url: str) -> Bot:
-    """A real aiogram Bot talking to `api_url` (Telegram's or the emulator's)."""
-    session = AiohttpSession(api=TelegramAPIServer.from_base(api_url))
-    return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
-
-
 async def prepare_database(
     settings: Settings,
 ) -> tuple[AsyncEngine, async_sessionmaker[AsyncSession]]:
@@ -135,17 +118,18 @@ async def build_app(settings: Settings, token: str, api_url: str) -> AsyncIterat
         secret = {SECRET_ENV: settings.callback_secret} if settings.callback_secret else {}
         signer_source = SignerSource(sessions, secret)
         dispatcher = build_dispatcher(sessions, ctx, settings, library, signer_source)
-        yield App(
-            settings,
-            engine,
-            sessions,
-            ctx,
-            bot,
-            dispatcher,
-            library,
-            signer_source,
-            keep_response_types(),
-        )
+        with heap.settled():
+            yield App(
+                settings,
+                engine,
+                sessions,
+                ctx,
+                bot,
+                dispatcher,
+                library,
+                signer_source,
+                keep_response_types(),
+            )
     finally:
         await bot.session.close()
         await engine.dispose()

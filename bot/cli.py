@@ -101,7 +101,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         await serve(args.host or settings.emulator_host, args.port or settings.emulator_port)
         return 0
     if args.command == "chat":
-        from bot.app import EMULATOR_BOT_ID
+        from bot.bot_client import EMULATOR_BOT_ID
         from bot.terminal_chat import run_chat
 
         url = args.url or f"http://{settings.emulator_host}:{settings.emulator_port}"

@@ -14,6 +14,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from bot import sqlite_inline
+
+# How long a statement waits for another connection's write lock before failing.
+BUSY_TIMEOUT_SECONDS = 30.0
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = PROJECT_DIR / "migrations"
 
@@ -24,7 +28,9 @@ def create_engine(url: str) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(
+            url, async_creator=sqlite_inline.connector(parsed, BUSY_TIMEOUT_SECONDS)
+        )
 
         # WAL lets the sender and the handlers read while one of them writes;
         # foreign keys are off in SQLite unless asked for on every connection.

@@ -7,8 +7,9 @@ import contextlib
 import logging
 import sys
 
-from bot.app import EMULATOR_BOT_ID, build_app, emulator_token
+from bot.app import build_app
 from bot.background import background
+from bot.bot_client import EMULATOR_BOT_ID, emulator_token
 from bot.config import Settings
 from bot.db import PROJECT_DIR
 from bot.logging_setup import configure_logging

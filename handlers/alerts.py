@@ -16,7 +16,6 @@ import logging
 from typing import Any
 
 from aiogram import Bot, F, Router
-from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
 from aiogram.filters import Command, Filter, or_f
 from aiogram.types import CallbackQuery, Message
@@ -43,6 +42,7 @@ from bot.pushes import QuietHours
 from bot.roles import Role, Staff
 from bot.screens import Option, Reply, Screen, compact
 from bot.staff_language import staff_language
+from handlers.filters import private_chat, private_tap, when
 from handlers.render import respond, respond_to_button, signed_keyboard
 from handlers.roles_filter import HasRole, session_of
 
@@ -61,6 +61,9 @@ class ComposingText(Filter):
         text = message.text or ""
         if not text or text.startswith("/") or message.from_user is None:
             return False
+        known = data.get("composing_text")
+        if isinstance(known, bool):  # read with the sender's resident row
+            return known
         session = session_of(data)
         conversation = data.get("conversation")
         if session is None or not isinstance(conversation, Conversation):
@@ -75,13 +78,13 @@ def build_router(
     router = Router(name="alerts")
     # Cheap filters first: a role is looked up only for /alert, /alerts and awaited answers.
     router.message.filter(
-        F.chat.type == ChatType.PRIVATE,
+        private_chat(),
         or_f(Command(*COMMANDS), ComposingText()),
         HasRole(Role.COORDINATOR),
     )
     router.callback_query.filter(
-        F.message.chat.type == ChatType.PRIVATE,
-        F.data.startswith(PREFIX),
+        private_tap(),
+        when(F.data.startswith(PREFIX)),
         HasRole(Role.COORDINATOR),
     )
     quiet_hours = quiet or QuietHours()
@@ -142,7 +145,7 @@ def build_router(
         await conversation.finish()
         await show(message.bot, message.chat.id, [screen], signer)
 
-    @router.message(F.text)
+    @router.message(when(F.text))
     async def typed(
         message: Message, conversation: Conversation, staff: Staff, signer: CallbackSigner
     ) -> None:
@@ -303,10 +306,10 @@ def progress_editor(bot: Bot, signer_source: SignerSource) -> Edit:
 def build_resident_router() -> Router:
     """Build the residents' alert router: "got it" taps and topic settings."""
     router = Router(name="alerts_residents")
-    router.message.filter(F.chat.type == ChatType.PRIVATE, Command("topics"))
+    router.message.filter(private_chat(), Command("topics"))
     router.callback_query.filter(
-        F.message.chat.type == ChatType.PRIVATE,
-        or_f(F.data.startswith("ak:"), F.data.startswith(TOPICS_PREFIX)),
+        private_tap(),
+        when(F.data.startswith("ak:") | F.data.startswith(TOPICS_PREFIX)),
     )
 
     async def topics_reply(conversation: Conversation) -> Reply:
@@ -322,7 +325,7 @@ def build_resident_router() -> Router:
             reply = await topics_reply(conversation)
         await respond(message, conversation, reply)
 
-    @router.callback_query(F.data.startswith(TOPICS_PREFIX))
+    @router.callback_query(when(F.data.startswith(TOPICS_PREFIX)))
     async def topics_tap(query: CallbackQuery, conversation: Conversation) -> None:
         action = (query.data or "").removeprefix(TOPICS_PREFIX)
         topic = action.removeprefix("t:")
@@ -340,7 +343,7 @@ def build_resident_router() -> Router:
         reply.toast = toast
         await respond_to_button(query, conversation, reply)
 
-    @router.callback_query(F.data.startswith("ak:"))
+    @router.callback_query(when(F.data.startswith("ak:")))
     async def got_it(query: CallbackQuery, conversation: Conversation) -> None:
         alert_id = parse_ack(query.data or "")
         resident = conversation.resident

@@ -9,7 +9,6 @@ router untouched.
 from __future__ import annotations
 
 from aiogram import F, Router
-from aiogram.enums import ChatType
 from aiogram.filters import Command, Filter
 from aiogram.types import CallbackQuery, Message, TelegramObject
 
@@ -28,6 +27,7 @@ from bot.community import (
 from bot.conversation import Conversation
 from bot.screens import Reply, Screen
 from bot.suppression import DEFAULT_K, Suppressor
+from handlers.filters import private_chat, private_tap, when
 from handlers.render import respond, respond_to_button
 
 MAX_FEEDBACK_TEXT = 1000
@@ -48,8 +48,8 @@ def build_router(
 ) -> Router:
     """Build the community router; `lesson_titles` maps language → lesson id → title."""
     router = Router(name="community")
-    router.message.filter(F.chat.type == ChatType.PRIVATE)
-    router.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
+    router.message.filter(private_chat())
+    router.callback_query.filter(private_tap())
     suppressor = Suppressor(small_count_k)
 
     @router.message(Command("community"))
@@ -73,7 +73,7 @@ def build_router(
         )
         await respond(message, conversation, Reply([screen]))
 
-    @router.callback_query(F.data == "cm:fb")
+    @router.callback_query(when(F.data == "cm:fb"))
     async def tell(query: CallbackQuery, conversation: Conversation) -> None:
         resident = conversation.resident
         if resident is None or not conversation.onboarded:
@@ -83,7 +83,7 @@ def build_router(
         reply = Reply([Screen(conversation.t("community.feedback_prompt"))], replace=False)
         await respond_to_button(query, conversation, reply)
 
-    @router.message(F.text, ~F.text.startswith("/"), AwaitingFeedback())
+    @router.message(when(F.text & ~F.text.startswith("/")), AwaitingFeedback())
     async def feedback(message: Message, conversation: Conversation) -> None:
         resident = conversation.resident
         assert resident is not None and message.text is not None
@@ -101,7 +101,7 @@ def build_router(
         screen = profile_gender_screen(conversation.ctx.catalog, conversation.language)
         await respond(message, conversation, Reply([screen]))
 
-    @router.callback_query(F.data.startswith(PROFILE_PREFIX))
+    @router.callback_query(when(F.data.startswith(PROFILE_PREFIX)))
     async def profile_choice(query: CallbackQuery, conversation: Conversation) -> None:
         resident = conversation.resident
         if resident is None or not conversation.onboarded:

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import html
 
-from aiogram import F, Router
-from aiogram.enums import ChatType
+from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, Message
 
@@ -19,6 +18,7 @@ from bot.reach_chat import ChatReport, find_area, missing_chat, reach_chat
 from bot.roles import Role, Staff
 from bot.staff_language import staff_language
 from bot.suppression import DEFAULT_K, Suppressor
+from handlers.filters import private_chat
 from handlers.roles_filter import HasRole
 
 COMMANDS = ("reach", "missing")
@@ -28,9 +28,7 @@ def build_router(small_count_k: int = DEFAULT_K) -> Router:
     """Build the coordinators' reach router (include it before the residents' router)."""
     router = Router(name="coordinator_reach")
     # Cheap filters first: roles are looked up only for these two commands.
-    router.message.filter(
-        F.chat.type == ChatType.PRIVATE, Command(*COMMANDS), HasRole(Role.COORDINATOR)
-    )
+    router.message.filter(private_chat(), Command(*COMMANDS), HasRole(Role.COORDINATOR))
     suppressor = Suppressor(small_count_k)
 
     @router.message(Command(*COMMANDS))

@@ -11,7 +11,6 @@ import logging
 from typing import Any
 
 from aiogram import F, Router
-from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject, CommandStart, Filter
 from aiogram.types import CallbackQuery, Message
 
@@ -20,6 +19,7 @@ from bot.events import EventKind, record
 from bot.groups import START_PREFIX, join_reply
 from bot.lesson_flow import PREFIX, LessonFlow
 from bot.lessons import Library
+from handlers.filters import private_chat, private_tap, when
 from handlers.render import respond, respond_to_button
 
 log = logging.getLogger("sabai.lessons")
@@ -46,8 +46,8 @@ class InLesson(Filter):
 def build_router(library: Library) -> Router:
     """Build the lessons router (a new one each call: a router joins one dispatcher only)."""
     router = Router(name="lessons")
-    router.message.filter(F.chat.type == ChatType.PRIVATE)
-    router.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
+    router.message.filter(private_chat())
+    router.callback_query.filter(private_tap())
 
     @router.message(CommandStart(deep_link=True, magic=F.args.startswith(START_PREFIX)))
     async def start_join(
@@ -63,13 +63,13 @@ def build_router(library: Library) -> Router:
     async def lessons(message: Message, conversation: Conversation) -> None:
         await respond(message, conversation, await LessonFlow(conversation, library).lessons())
 
-    @router.message(F.text, InLesson())
+    @router.message(when(F.text), InLesson())
     async def typed(message: Message, conversation: Conversation) -> None:
         assert message.text is not None
         flow = LessonFlow(conversation, library)
         await respond(message, conversation, await flow.text(message.text))
 
-    @router.callback_query(F.data.startswith(PREFIX) | (F.data == "m:lessons"))
+    @router.callback_query(when(F.data.startswith(PREFIX) | (F.data == "m:lessons")))
     async def button(query: CallbackQuery, conversation: Conversation) -> None:
         flow = LessonFlow(conversation, library)
         try:

@@ -14,7 +14,9 @@ from aiogram.types import TelegramObject, Update, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.conversation import Context, Conversation
-from bot.residents import ResidentService, TelegramUser
+from bot.models import utcnow
+from bot.residents import TelegramUser
+from bot.update_sender import load_sender
 
 log = logging.getLogger("sabai.updates")
 
@@ -85,6 +87,7 @@ class ConversationMiddleware(BaseMiddleware):
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
+        now = utcnow()
         async with self.sessions() as session:
             resident = None
             tg_user = None
@@ -95,11 +98,13 @@ class ConversationMiddleware(BaseMiddleware):
                     username=user.username,
                     language_code=user.language_code,
                 )
-                resident = await ResidentService(session).by_telegram_id(user.id)
+                sender = await load_sender(session, user.id, now)
+                resident = sender.resident
+                data["composing_text"] = sender.composing_text
             data["session"] = session
             data["language"] = self.ctx.catalog.resolve(resident.language if resident else None)
             if tg_user is not None:
-                data["conversation"] = Conversation(session, self.ctx, tg_user, resident)
+                data["conversation"] = Conversation(session, self.ctx, tg_user, resident, now)
             result = await handler(event, data)
             await session.commit()
             return result

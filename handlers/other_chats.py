@@ -8,6 +8,7 @@ from aiogram.filters import Command
 from aiogram.types import Message
 
 from bot.i18n import Catalog
+from handlers.filters import when
 
 GROUPS = {ChatType.GROUP, ChatType.SUPERGROUP}
 
@@ -16,15 +17,15 @@ def build_router(catalog: Catalog) -> Router:
     """Answer commands in groups with a pointer to the private chat; ignore everything else."""
     router = Router(name="other_chats")
 
-    @router.message(F.chat.type.in_(GROUPS), Command("start", "help", "menu"))
+    @router.message(when(F.chat.type.in_(GROUPS)), Command("start", "help", "menu"))
     async def group_command(message: Message, language: str) -> None:
         await message.answer(catalog.text(language, "group.private_only"))
 
-    @router.message(F.chat.type.in_(GROUPS))
+    @router.message(when(F.chat.type.in_(GROUPS)))
     async def group_chatter(message: Message) -> None:
         """Ignore group conversation by design: it is not addressed to the bot."""
 
-    @router.edited_message(F.chat.type.in_(GROUPS))
+    @router.edited_message(when(F.chat.type.in_(GROUPS)))
     async def group_edit(message: Message) -> None:
         """Ignore edits in groups by design."""
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 from aiogram import F, Router
-from aiogram.enums import ChatType
 from aiogram.filters import (
     KICKED,
     MEMBER,
@@ -18,6 +17,7 @@ from aiogram.types import CallbackQuery, ChatMemberUpdated, Message
 
 from bot.conversation import Conversation, Expired
 from bot.screens import Reply, Screen
+from handlers.filters import private_chat, private_tap, when
 from handlers.render import respond, respond_to_button
 
 log = logging.getLogger("sabai.resident")
@@ -34,9 +34,9 @@ def notice(conversation: Conversation, key: str) -> Reply:
 def build_router() -> Router:
     """Build the residents' router (a new one each call: a router joins one dispatcher only)."""
     router = Router(name="resident")
-    router.message.filter(F.chat.type == ChatType.PRIVATE)
-    router.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
-    router.my_chat_member.filter(F.chat.type == ChatType.PRIVATE)
+    router.message.filter(private_chat())
+    router.callback_query.filter(private_tap())
+    router.my_chat_member.filter(private_chat())
 
     @router.message(CommandStart())
     async def start(message: Message, command: CommandObject, conversation: Conversation) -> None:
@@ -48,11 +48,11 @@ def build_router() -> Router:
     ) -> None:
         await respond(message, conversation, await conversation.command(command.command))
 
-    @router.message(F.text.startswith("/"))
+    @router.message(when(F.text.startswith("/")))
     async def unknown_command(message: Message, conversation: Conversation) -> None:
         await respond(message, conversation, notice(conversation, "error.unknown_command"))
 
-    @router.message(F.text)
+    @router.message(when(F.text))
     async def text(message: Message, conversation: Conversation) -> None:
         assert message.text is not None
         if len(message.text) > MAX_TEXT:
@@ -61,7 +61,7 @@ def build_router() -> Router:
             reply = await conversation.text(message.text)
         await respond(message, conversation, reply)
 
-    @router.message(F.location)
+    @router.message(when(F.location))
     async def location(message: Message, conversation: Conversation) -> None:
         await respond(message, conversation, notice(conversation, "error.location"))
 

@@ -8,15 +8,15 @@ In a router (issue 3's trainer router, issue 4's coordinator router…)::
 
     router = Router(name="trainer")
     # Cheap filters first: a role is looked up only for updates that pass them.
-    router.message.filter(F.chat.type == ChatType.PRIVATE, Command("push"), HasRole(Role.TRAINER))
-    router.callback_query.filter(F.data.startswith("tr:"), HasRole(Role.TRAINER))
+    router.message.filter(private_chat(), Command("push"), HasRole(Role.TRAINER))
+    router.callback_query.filter(when(F.data.startswith("tr:")), HasRole(Role.TRAINER))
 
     @router.message(Command("push"))
     async def push(message: Message, staff: Staff, signer: CallbackSigner, ...) -> None:
         if not staff.can(Role.TRAINER, area_code): ...  # the scope check is per area
         button_data = signer.sign(f"tr:push:{lesson_id}:{area_code}", message.chat.id)
 
-    @router.callback_query(F.data.startswith("tr:"))
+    @router.callback_query(when(F.data.startswith("tr:")))
     async def tap(query: CallbackQuery, staff: Staff, signer: CallbackSigner) -> None:
         try:
             data = signer.verify(query.data or "", query.from_user.id)

@@ -13,7 +13,6 @@ import html
 import logging
 
 from aiogram import Bot, F, Router
-from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import CallbackQuery, Message
 
@@ -42,6 +41,7 @@ from bot.roles import (
 )
 from bot.staff_language import StaffWords
 from bot.staff_list import REVOKE, holder_of, staff_screen
+from handlers.filters import private_chat, private_tap, when
 from handlers.render import signed_keyboard
 from handlers.roles_filter import HasRole, StaffLookup
 
@@ -55,7 +55,7 @@ STAFF_COMMANDS = ("invite", "staff")
 def build_router() -> Router:
     """Build the staff router (a new one each call: a router joins one dispatcher only)."""
     router = Router(name="staff")
-    router.message.filter(F.chat.type == ChatType.PRIVATE)
+    router.message.filter(private_chat())
 
     @router.message(CommandStart(deep_link=True, magic=F.args.startswith(START_PREFIX)))
     async def use_invitation(
@@ -100,8 +100,8 @@ def _build_tools_router() -> Router:
     # Cheap filters before the role filter, so residents' ordinary messages cost no query.
     tools.message.filter(Command(*STAFF_COMMANDS), HasRole(Role.TRAINER))
     tools.callback_query.filter(
-        F.message.chat.type == ChatType.PRIVATE,
-        F.data.startswith(CALLBACK_PREFIX),
+        private_tap(),
+        when(F.data.startswith(CALLBACK_PREFIX)),
         HasRole(Role.TRAINER),
     )
 
@@ -163,7 +163,7 @@ def _build_tools_router() -> Router:
         keyboard = signed_keyboard(screen, signer, message.from_user.id, conversation.now)
         await message.answer(screen.text, reply_markup=keyboard)
 
-    @tools.callback_query(F.data.startswith(REVOKE))
+    @tools.callback_query(when(F.data.startswith(REVOKE)))
     async def revoke(
         query: CallbackQuery, conversation: Conversation, staff: Staff, signer: CallbackSigner
     ) -> None:

@@ -15,7 +15,6 @@ import logging
 from datetime import datetime
 
 from aiogram import F, Router
-from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -38,6 +37,7 @@ from bot.models import utcnow
 from bot.pushes import QuietHours, Settled, Settlement, Target, draft_push, settle_push
 from bot.roles import Role, Staff
 from bot.staff_language import StaffWords
+from handlers.filters import private_chat, when
 from handlers.roles_filter import HasRole
 
 log = logging.getLogger("sabai.trainer")
@@ -59,10 +59,8 @@ def build_router(library: Library, sessions: async_sessionmaker[AsyncSession]) -
     """Build the trainers' router (a new one each call: a router joins one dispatcher only)."""
     router = Router(name="trainer")
     # Cheap filters first: roles are looked up only for trainer commands and buttons.
-    router.message.filter(
-        F.chat.type == ChatType.PRIVATE, Command(*COMMANDS), HasRole(Role.TRAINER)
-    )
-    router.callback_query.filter(F.data.startswith(PREFIX), HasRole(Role.TRAINER))
+    router.message.filter(private_chat(), Command(*COMMANDS), HasRole(Role.TRAINER))
+    router.callback_query.filter(when(F.data.startswith(PREFIX)), HasRole(Role.TRAINER))
     quiet = QuietHours()
 
     def confirm_keyboard(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import html
 
 from aiogram import F, Router
-from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
@@ -24,6 +23,7 @@ from bot.reach import area_info
 from bot.reach_chat import find_area
 from bot.roles import Role, Staff
 from bot.staff_language import staff_language
+from handlers.filters import private_chat, when
 from handlers.roles_filter import HasRole
 
 PREFIX = "rg:"
@@ -48,10 +48,8 @@ def _markup(
 def build_router() -> Router:
     """Build the trainers' registration router (include it before the residents' router)."""
     router = Router(name="trainer_register")
-    router.message.filter(
-        F.chat.type == ChatType.PRIVATE, Command("register"), HasRole(Role.TRAINER)
-    )
-    router.callback_query.filter(F.data.startswith(PREFIX), HasRole(Role.TRAINER))
+    router.message.filter(private_chat(), Command("register"), HasRole(Role.TRAINER))
+    router.callback_query.filter(when(F.data.startswith(PREFIX)), HasRole(Role.TRAINER))
 
     @router.message(Command("register"))
     async def start(
@@ -79,7 +77,7 @@ def build_router() -> Router:
         assert message.from_user is not None
         await message.answer(text, reply_markup=_markup(rows, signer, message.from_user.id))
 
-    @router.callback_query(F.data.startswith(PREFIX))
+    @router.callback_query(when(F.data.startswith(PREFIX)))
     async def tap(
         query: CallbackQuery, conversation: Conversation, staff: Staff, signer: CallbackSigner
     ) -> None:

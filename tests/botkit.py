@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.app import EMULATOR_BOT_ID, App, build_app, emulator_token
+from bot.app import App, build_app
+from bot.bot_client import EMULATOR_BOT_ID, emulator_token
 from bot.config import Settings
 from bot.emulator import Emulator, EmulatorServer
 from bot.emulator.state import ChatMessage

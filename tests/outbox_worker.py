@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.app import emulator_token, make_bot
+from bot.bot_client import emulator_token, make_bot
 from bot.db import create_engine, session_factory
 from bot.rate_limit import MemoryRateLimiter, RateLimits
 from bot.sender import Sender, SenderConfig

@@ -43,6 +43,16 @@ async def make_coordinator(h: Harness, uid: int, language: str = "English") -> P
     return person
 
 
+async def urgent_water_alert_for_kulaura(coordinator: Person) -> None:
+    """Start an urgent water alert and type the area: the places found are listed."""
+    [topics] = await coordinator.send("/alert")
+    assert "What is it about?" in topics.text
+    await coordinator.tap("Water supply")
+    await coordinator.tap("Urgent")
+    [found] = await coordinator.send("Kulaura")
+    assert "Places matching" in found.text
+
+
 async def drain(h: Harness, clock: datetime | None = None) -> None:
     """Run the real sender once over the outbox, at `clock` (default: now)."""
     moment = clock or utcnow()
@@ -77,12 +87,7 @@ async def test_compose_in_english_preview_confirm_deliver_and_got_it(
         elsewhere = await signed_up(h, 9003)
         await move(h, 9003, SREEMANGAL_UNION)
 
-        [topics] = await coordinator.send("/alert")
-        assert "What is it about?" in topics.text
-        await coordinator.tap("Water supply")
-        await coordinator.tap("Urgent")
-        [found] = await coordinator.send("Kulaura")
-        assert "Places matching" in found.text
+        await urgent_water_alert_for_kulaura(coordinator)
         [areas] = await coordinator.tap("Kulaura, Maulvibazar")
         assert "• Kulaura, Maulvibazar" in areas.text
         await coordinator.tap("Done with areas")
@@ -309,3 +314,16 @@ async def test_cli_send_list_show_and_expiry(db_url: str, sessions: Sessions) ->
             ["alerts", "send", "--areas", "605865", "--topic", "flood", "--text", "en=x"]
         )
         assert await cli_alerts.run(args, settings, bad) == 2
+
+
+async def test_a_coordinator_who_never_signed_up_composes_by_typing(
+    db_url: str, sessions: Sessions
+) -> None:
+    # No resident row: whether typed text answers the draft is looked up on its own.
+    async with running_bot(db_url) as h:
+        coordinator = h.person(9100, first_name="Coord", language_code="en")
+        async with h.app.sessions.begin() as session:
+            await grant_role(session, 9100, Role.COORDINATOR, "60", "cli:test")
+        await urgent_water_alert_for_kulaura(coordinator)
+        async with h.app.sessions() as session:
+            assert await session.scalar(select(func.count()).select_from(Resident)) == 0

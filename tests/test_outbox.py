@@ -25,7 +25,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import outbox
-from bot.app import emulator_token, make_bot
+from bot.bot_client import emulator_token, make_bot
 from bot.db import create_engine, session_factory
 from bot.emulator import Emulator, EmulatorServer
 from bot.events import EventKind

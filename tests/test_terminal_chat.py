@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TextIO, cast
 
-from bot.app import EMULATOR_BOT_ID, build_app, emulator_token
+from bot.app import build_app
+from bot.bot_client import EMULATOR_BOT_ID, emulator_token
 from bot.emulator import Emulator, EmulatorServer
 from bot.terminal_chat import Choice, display_width, render_choices, run_chat, wrap_spans
 from tests import botkit

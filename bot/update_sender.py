@@ -1,0 +1,43 @@
+"""Who sent an update, read in one query: their resident row, and whether an alert they are
+composing waits for typed text.
+
+Every private text goes past the coordinators' alert router, which must know whether it
+answers a draft. Asking that separately cost every resident's typed message a second
+query; here it rides along with the resident lookup the update makes anyway.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.alert_compose import DRAFT_TTL, TEXT_STEPS
+from bot.alert_models import AlertDraft
+from bot.models import Resident
+
+# The draft's columns come back as they are and are judged here: a statement with no
+# parameter but the id stays one cached statement (a step list in SQL costs more than the
+# second query it replaces).
+_SENDER = select(Resident, AlertDraft.step, AlertDraft.updated_at).outerjoin(
+    AlertDraft, AlertDraft.staff_telegram_id == Resident.telegram_id
+)
+
+
+@dataclass(frozen=True)
+class Sender:
+    resident: Resident | None
+    # None when there is no resident row to ride along with (staff who never signed up
+    # as residents, first contact): whoever needs it asks `waiting_for_text`.
+    composing_text: bool | None
+
+
+async def load_sender(session: AsyncSession, telegram_id: int, now: datetime) -> Sender:
+    row = (await session.execute(_SENDER.where(Resident.telegram_id == telegram_id))).first()
+    if row is None:
+        return Sender(None, None)
+    resident, step, touched = row
+    composing = step in TEXT_STEPS and touched is not None and touched >= now - DRAFT_TTL
+    return Sender(resident, composing)

@@ -1,0 +1,46 @@
+"""Filters that aiogram checks on the event loop.
+
+aiogram 3 runs every filter that is not a coroutine function through `asyncio.to_thread`,
+magic filters (`F.text`, `F.data.startswith(...)`) included. A thread hand-off per check,
+a dozen checks per update, cost Sabai more CPU than its database work (`bench/updates.py`).
+A magic filter is a few attribute reads, so routers wrap each one in `when(...)`, which
+aiogram awaits in place; `tests/test_filters.py` fails if a sync filter slips back in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiogram import F
+from aiogram.enums import ChatType
+from aiogram.filters import Filter
+from aiogram.types import TelegramObject
+from magic_filter import MagicFilter
+
+
+class When(Filter):
+    """A magic filter resolved inline; passes on a truthy result, a dict adds handler data."""
+
+    def __init__(self, magic: MagicFilter) -> None:
+        self.magic = magic
+
+    async def __call__(self, event: TelegramObject) -> bool | dict[str, Any]:
+        result = self.magic.resolve(event)
+        return result if isinstance(result, dict) else bool(result)
+
+    def __str__(self) -> str:
+        return f"when({self.magic!r})"
+
+
+def when(magic: MagicFilter) -> When:
+    return When(magic)
+
+
+def private_chat() -> When:
+    """Messages (or member updates) in a one-to-one chat with the bot."""
+    return When(F.chat.type == ChatType.PRIVATE)
+
+
+def private_tap() -> When:
+    """Button taps on a message in a one-to-one chat with the bot."""
+    return When(F.message.chat.type == ChatType.PRIVATE)

@@ -1,0 +1,109 @@
+"""SQLite without a thread: statements run on the event loop, lock waits do not block it."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.db import create_engine
+
+
+async def _table(tmp_path: Path, busy_seconds: float | None = None) -> AsyncEngine:
+    query = f"?timeout={busy_seconds}" if busy_seconds is not None else ""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'inline.db'}{query}")
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)"))
+    return engine
+
+
+async def test_statements_run_without_a_thread_per_connection(tmp_path: Path) -> None:
+    engine = await _table(tmp_path)
+    threads = threading.active_count()
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO notes (body) VALUES ('hello')"))
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT body FROM notes"))).scalar_one() == "hello"
+        assert threading.active_count() == threads
+    finally:
+        await engine.dispose()
+
+
+async def test_a_writer_waits_for_the_lock_while_the_loop_keeps_running(tmp_path: Path) -> None:
+    engine = await _table(tmp_path)
+    ticks = 0
+    second_done = asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not second_done.is_set():
+            ticks += 1
+            await asyncio.sleep(0.005)
+
+    async def second_writer() -> float:
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO notes (body) VALUES ('second')"))
+        second_done.set()
+        return time.monotonic()
+
+    try:
+        async with engine.connect() as first:
+            await first.execute(text("INSERT INTO notes (body) VALUES ('first')"))
+            # The first connection now holds the write lock.
+            tick_task = asyncio.create_task(ticker())
+            second = asyncio.create_task(second_writer())
+            await asyncio.sleep(0.2)
+            assert not second.done(), "the second writer should wait for the lock"
+            ticks_while_waiting = ticks
+            committed_at = time.monotonic()
+            await first.commit()
+        finished_at = await second
+        await tick_task
+        assert ticks_while_waiting >= 10, "the event loop was blocked while waiting for the lock"
+        assert finished_at >= committed_at
+        async with engine.connect() as conn:
+            bodies = (await conn.execute(text("SELECT body FROM notes ORDER BY id"))).scalars()
+            assert list(bodies) == ["first", "second"]
+    finally:
+        await engine.dispose()
+
+
+async def test_a_lock_never_released_fails_after_the_busy_timeout(tmp_path: Path) -> None:
+    engine = await _table(tmp_path, busy_seconds=0.3)
+    try:
+        async with engine.connect() as first:
+            await first.execute(text("INSERT INTO notes (body) VALUES ('held')"))
+            started = time.monotonic()
+            with pytest.raises(OperationalError, match="database is locked"):
+                async with engine.begin() as conn:
+                    await conn.execute(text("INSERT INTO notes (body) VALUES ('late')"))
+            waited = time.monotonic() - started
+            assert 0.25 <= waited < 2.0
+            await first.rollback()
+    finally:
+        await engine.dispose()
+
+
+async def test_rows_stream_in_batches(tmp_path: Path) -> None:
+    engine = await _table(tmp_path)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("INSERT INTO notes (body) VALUES (:body)"),
+                [{"body": f"n{n}"} for n in range(250)],
+            )
+        async with engine.connect() as conn:
+            result = await conn.stream(
+                text("SELECT body FROM notes ORDER BY id").execution_options(yield_per=100)
+            )
+            seen = [row.body async for row in result]
+        assert seen == [f"n{n}" for n in range(250)]
+    finally:
+        await engine.dispose()
