@@ -450,7 +450,12 @@ class Composer:
 async def waiting_for_text(session: AsyncSession, telegram_id: int, now: datetime) -> bool:
     """Whether typed text from this person answers an alert composition of theirs."""
     row = await session.get(AlertDraft, telegram_id)
-    return row is not None and row.step in TEXT_STEPS and row.updated_at >= now - DRAFT_TTL
+    return row is not None and draft_waits_for_text(row.step, row.updated_at, now)
+
+
+def draft_waits_for_text(step: str | None, updated_at: datetime | None, now: datetime) -> bool:
+    """A draft at a step answered by typing, touched within its time to live."""
+    return step in TEXT_STEPS and updated_at is not None and updated_at >= now - DRAFT_TTL
 
 
 # -- texts the router and the progress job share --------------------------------------------------

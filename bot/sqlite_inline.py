@@ -9,12 +9,17 @@ dialect (through `create_async_engine(async_creator=...)`) a connection whose co
 the sqlite3 call in place, so the common case never leaves the event loop.
 
 What a thread used to hide, handled here:
-- Another connection holding the write lock. The connection's own busy timeout is 0, and a
-  statement that finds the database locked waits with `asyncio.sleep` and tries again, so
-  the loop keeps serving the writer that holds the lock (blocking there would wait on
-  ourselves). It gives up after `busy_timeout` seconds, as sqlite3's own timeout would.
-- A long query (a reach report over 100,000 residents, ~50 ms) runs on the loop; the heavy
-  periodic jobs are the ones that would notice, and they run rarely (see README, "Database").
+- Another connection holding the write lock. The connection's own busy timeout is 0, so
+  SQLite reports "database is locked" at once instead of sleeping on the loop (which would
+  also stall the coroutine that holds the lock). The statement then waits with
+  `asyncio.sleep` and runs again, until `busy_timeout` seconds have passed. It is retried
+  only where SQLite's own busy handler would wait: a statement that starts the transaction
+  and changed nothing yet, or a commit. A statement inside a transaction that already read
+  fails at once, as SQLite does there, since waiting could deadlock two writers.
+- A long statement now holds the loop while it runs: a coordinator's reach report over
+  100,000 residents (about 50 ms), the first catch-up of the reach rollups after a
+  migration, a WAL checkpoint inside a commit. Everything else in the process waits that
+  long; README ("Design notes") says when PostgreSQL is the better choice.
 """
 
 from __future__ import annotations
@@ -28,23 +33,27 @@ from typing import Any
 from sqlalchemy.dialects.sqlite.aiosqlite import dialect as AIOSQLITE
 from sqlalchemy.engine import URL
 
-# A plain "database is locked" can clear when the other writer commits; BUSY_SNAPSHOT (a
-# read snapshot that became stale before writing) and others cannot, so they fail at once.
-RETRYABLE = frozenset({"SQLITE_BUSY"})
+# Lock conflicts that clear once the other connection finishes. BUSY_SNAPSHOT (this
+# connection's snapshot went stale before it could write) never clears by waiting.
+RETRYABLE = frozenset({"SQLITE_BUSY", "SQLITE_BUSY_RECOVERY"})
 FIRST_WAIT = 0.001
 LONGEST_WAIT = 0.05
 
 
-async def _retrying(call: Callable[[], Any], busy_timeout: float) -> Any:
+def _locked(error: sqlite3.OperationalError) -> bool:
+    return getattr(error, "sqlite_errorname", None) in RETRYABLE
+
+
+async def _retrying(
+    call: Callable[[], Any], busy_timeout: float, may_retry: Callable[[], bool]
+) -> Any:
     deadline = time.monotonic() + busy_timeout
     wait = FIRST_WAIT
     while True:
         try:
             return call()
         except sqlite3.OperationalError as error:
-            if getattr(error, "sqlite_errorname", None) not in RETRYABLE:
-                raise
-            if time.monotonic() >= deadline:
+            if not _locked(error) or not may_retry() or time.monotonic() >= deadline:
                 raise
         await asyncio.sleep(wait)
         wait = min(wait * 2, LONGEST_WAIT)
@@ -53,42 +62,64 @@ async def _retrying(call: Callable[[], Any], busy_timeout: float) -> Any:
 class InlineCursor:
     """The part of `aiosqlite.Cursor` SQLAlchemy's adapter uses, run in place."""
 
-    def __init__(self, cursor: sqlite3.Cursor, busy_timeout: float) -> None:
-        self._cursor = cursor
-        self._busy_timeout = busy_timeout
+    def __init__(self, connection: InlineConnection) -> None:
+        self._connection = connection
+        self._cursor: sqlite3.Cursor | None = None
+
+    @property
+    def _open(self) -> sqlite3.Cursor:
+        if self._cursor is None:
+            raise ValueError("Connection closed")
+        return self._cursor
 
     async def __aenter__(self) -> InlineCursor:
+        # Opened here, not in `connection.cursor()`: SQLAlchemy's adapter turns an error
+        # raised in here ("Connection closed") into a disconnect, as it does for aiosqlite.
+        self._cursor = self._connection._open().cursor()
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
-        self._cursor.close()
+        await self.close()
 
-    async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> InlineCursor:
-        run = self._cursor.execute
+    async def _run(self, call: Callable[[], Any]) -> InlineCursor:
+        conn = self._connection._open()
+        # Safe to run again only if SQLite undid all of it: nothing was in a transaction
+        # before (a write that starts one waits for the lock like SQLite's own busy
+        # handler) and no row has changed since (executemany can fail part-way through).
+        fresh = not conn.in_transaction
+        changes = conn.total_changes
         await _retrying(
-            (lambda: run(sql)) if parameters is None else (lambda: run(sql, parameters)),
-            self._busy_timeout,
+            call,
+            self._connection.busy_timeout,
+            lambda: fresh and conn.total_changes == changes,
         )
         return self
 
+    async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> InlineCursor:
+        cursor = self._open
+        if parameters is None:
+            return await self._run(lambda: cursor.execute(sql))
+        return await self._run(lambda: cursor.execute(sql, parameters))
+
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> InlineCursor:
-        rows = list(rows)  # a retry must see every row again
-        await _retrying(lambda: self._cursor.executemany(sql, rows), self._busy_timeout)
-        return self
+        cursor = self._open
+        every = list(rows)  # an iterator would be used up by a failed first attempt
+        return await self._run(lambda: cursor.executemany(sql, every))
 
     async def fetchone(self) -> Any:
-        return self._cursor.fetchone()
+        return self._open.fetchone()
 
     async def fetchmany(self, size: int | None = None) -> list[Any]:
         if size is None:
-            return self._cursor.fetchmany()
-        return self._cursor.fetchmany(size)
+            return self._open.fetchmany()
+        return self._open.fetchmany(size)
 
     async def fetchall(self) -> list[Any]:
-        return self._cursor.fetchall()
+        return self._open.fetchall()
 
     async def close(self) -> None:
-        self._cursor.close()
+        if self._cursor is not None:
+            self._cursor.close()
 
     async def nextset(self) -> None:
         return None
@@ -100,30 +131,30 @@ class InlineCursor:
         return self
 
     async def __anext__(self) -> Any:
-        row = self._cursor.fetchone()
+        row = self._open.fetchone()
         if row is None:
             raise StopAsyncIteration
         return row
 
     @property
     def description(self) -> Any:
-        return self._cursor.description
+        return self._open.description
 
     @property
     def rowcount(self) -> int:
-        return self._cursor.rowcount
+        return self._open.rowcount
 
     @property
     def lastrowid(self) -> int | None:
-        return self._cursor.lastrowid
+        return self._open.lastrowid
 
     @property
     def arraysize(self) -> int:
-        return self._cursor.arraysize
+        return self._open.arraysize
 
     @arraysize.setter
     def arraysize(self, value: int) -> None:
-        self._cursor.arraysize = value
+        self._open.arraysize = value
 
 
 class _Immediate:
@@ -134,7 +165,7 @@ class _Immediate:
         future, function = item
         try:
             future.set_result(function())
-        except Exception as error:
+        except Exception as error:  # handed to whoever awaits the future
             future.set_exception(error)
 
 
@@ -143,7 +174,7 @@ class InlineConnection:
 
     def __init__(self, conn: sqlite3.Connection, busy_timeout: float) -> None:
         self._conn: sqlite3.Connection | None = conn
-        self._busy_timeout = busy_timeout
+        self.busy_timeout = busy_timeout
         self._tx = _Immediate()
 
     @property
@@ -157,22 +188,21 @@ class InlineConnection:
         return self._conn
 
     def cursor(self) -> InlineCursor:
-        return InlineCursor(self._open().cursor(), self._busy_timeout)
+        return InlineCursor(self)
 
     async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> InlineCursor:
-        cursor = self.cursor()
+        cursor = await self.cursor().__aenter__()
         return await cursor.execute(sql, parameters)
 
     async def commit(self) -> None:
-        await _retrying(self._open().commit, self._busy_timeout)
+        # SQLite's busy handler waits for a commit's locks too (rollback-journal mode).
+        await _retrying(self._open().commit, self.busy_timeout, lambda: True)
 
     async def rollback(self) -> None:
         self._open().rollback()
 
     async def close(self) -> None:
-        if self._conn is not None:
-            conn, self._conn = self._conn, None
-            conn.close()
+        self.stop()
 
     def stop(self) -> None:
         if self._conn is not None:

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.alert_compose import DRAFT_TTL, TEXT_STEPS
+from bot.alert_compose import draft_waits_for_text
 from bot.alert_models import AlertDraft
 from bot.models import Resident
 
@@ -39,5 +39,4 @@ async def load_sender(session: AsyncSession, telegram_id: int, now: datetime) ->
     if row is None:
         return Sender(None, None)
     resident, step, touched = row
-    composing = step in TEXT_STEPS and touched is not None and touched >= now - DRAFT_TTL
-    return Sender(resident, composing)
+    return Sender(resident, draft_waits_for_text(step, touched, now))

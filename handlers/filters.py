@@ -4,7 +4,7 @@ aiogram 3 runs every filter that is not a coroutine function through `asyncio.to
 magic filters (`F.text`, `F.data.startswith(...)`) included. A thread hand-off per check,
 a dozen checks per update, cost Sabai more CPU than its database work (`bench/updates.py`).
 A magic filter is a few attribute reads, so routers wrap each one in `when(...)`, which
-aiogram awaits in place; `tests/test_filters.py` fails if a sync filter slips back in.
+aiogram awaits in place; `tests/test_dispatch_speed.py` fails if a sync filter slips back in.
 """
 
 from __future__ import annotations

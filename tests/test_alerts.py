@@ -327,3 +327,19 @@ async def test_a_coordinator_who_never_signed_up_composes_by_typing(
         await urgent_water_alert_for_kulaura(coordinator)
         async with h.app.sessions() as session:
             assert await session.scalar(select(func.count()).select_from(Resident)) == 0
+
+
+async def test_text_typed_while_a_draft_waits_for_a_button_goes_to_the_resident_menu(
+    db_url: str, sessions: Sessions
+) -> None:
+    # The draft is read with the resident row (one query); at a button step it takes no text.
+    async with running_bot(db_url) as h:
+        coordinator = await make_coordinator(h, 9200)
+        [topics] = await coordinator.send("/alert")
+        assert "What is it about?" in topics.text
+        [answer] = await coordinator.send("Kulaura")
+        assert "Sorry, I did not understand" in answer.text
+        # The draft is still there: its topic buttons carry on.
+        water = next(d for row in topics.buttons for label, d in row if "Water supply" in label)
+        [urgency] = await coordinator.press(topics.message_id, water)
+        assert "Urgent" in str(urgency.buttons)

@@ -42,3 +42,17 @@ def test_settled_freezes_start_up_objects_and_gives_them_back() -> None:
         assert gc.get_threshold()[0] == heap.YOUNG_THRESHOLD
     assert gc.get_freeze_count() == 0
     assert gc.get_threshold() == before
+
+
+def test_settled_apps_may_overlap_and_the_last_one_restores() -> None:
+    before = gc.get_threshold()
+    first = heap.settled()
+    second = heap.settled()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)  # the first to close leaves the other app settled
+    assert gc.get_freeze_count() > 0
+    assert gc.get_threshold()[0] == heap.YOUNG_THRESHOLD
+    second.__exit__(None, None, None)
+    assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == before

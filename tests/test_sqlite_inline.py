@@ -107,3 +107,60 @@ async def test_rows_stream_in_batches(tmp_path: Path) -> None:
         assert seen == [f"n{n}" for n in range(250)]
     finally:
         await engine.dispose()
+
+
+async def test_a_waiting_batch_insert_writes_each_row_once(tmp_path: Path) -> None:
+    engine = await _table(tmp_path)
+    try:
+        async with engine.connect() as first:
+            await first.execute(text("INSERT INTO notes (body) VALUES ('first')"))
+
+            async def batch() -> None:
+                async with engine.begin() as conn:
+                    await conn.execute(
+                        text("INSERT INTO notes (body) VALUES (:body)"),
+                        [{"body": "a"}, {"body": "b"}, {"body": "c"}],
+                    )
+
+            waiting = asyncio.create_task(batch())
+            await asyncio.sleep(0.1)
+            assert not waiting.done()
+            await first.commit()
+        await waiting
+        async with engine.connect() as conn:
+            bodies = (await conn.execute(text("SELECT body FROM notes ORDER BY id"))).scalars()
+            assert list(bodies) == ["first", "a", "b", "c"]
+    finally:
+        await engine.dispose()
+
+
+async def test_a_write_after_a_read_in_the_same_transaction_fails_at_once(
+    tmp_path: Path,
+) -> None:
+    # As SQLite itself does: waiting there could deadlock two writers, so it is not retried.
+    engine = await _table(tmp_path, busy_seconds=5)
+    try:
+        async with engine.connect() as holder, engine.connect() as reader:
+            await holder.execute(text("INSERT INTO notes (body) VALUES ('held')"))
+            await reader.exec_driver_sql("BEGIN")
+            await reader.execute(text("SELECT count(*) FROM notes"))
+            started = time.monotonic()
+            with pytest.raises(OperationalError, match="database is locked"):
+                await reader.execute(text("INSERT INTO notes (body) VALUES ('late')"))
+            assert time.monotonic() - started < 1.0
+            await reader.rollback()
+            await holder.rollback()
+    finally:
+        await engine.dispose()
+
+
+async def test_an_in_memory_database_works(tmp_path: Path) -> None:
+    engine = create_engine("sqlite+aiosqlite://")
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (n INTEGER)"))
+            await conn.execute(text("INSERT INTO t VALUES (42)"))
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT n FROM t"))).scalar_one() == 42
+    finally:
+        await engine.dispose()
