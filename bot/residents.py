@@ -26,11 +26,6 @@ class ResidentService:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def by_telegram_id(self, telegram_id: int) -> Resident | None:
-        return await self.session.scalar(
-            select(Resident).where(Resident.telegram_id == telegram_id)
-        )
-
     async def begin(self, user: TelegramUser, language: str, known: Resident | None) -> Resident:
         """Create (or re-use) the resident row when they choose a language.
 
