@@ -17,9 +17,9 @@ What a thread used to hide, handled here:
   and changed nothing yet, or a commit. A statement inside a transaction that already read
   fails at once, as SQLite does there, since waiting could deadlock two writers.
 - A long statement now holds the loop while it runs: a coordinator's reach report over
-  100,000 residents (about 50 ms), the first catch-up of the reach rollups after a
-  migration, a WAL checkpoint inside a commit. Everything else in the process waits that
-  long; README ("Design notes") says when PostgreSQL is the better choice.
+  100,000 residents (about 50 ms), a WAL checkpoint inside a commit. Everything else in the
+  process waits that long, so long jobs work in batches and yield in between (the reach
+  rollups' catch-up does); README ("Design notes") says when PostgreSQL is the better choice.
 """
 
 from __future__ import annotations
