@@ -16,6 +16,8 @@ What a thread used to hide, handled here:
   only where SQLite's own busy handler would wait: a statement that starts the transaction
   and changed nothing yet, or a commit. A statement inside a transaction that already read
   fails at once, as SQLite does there, since waiting could deadlock two writers.
+- Back-to-back statements never suspend, so every `TURN_SECONDS` one of them waits a loop
+  turn first: a job that only talks to the database lets updates in between.
 - A long statement now holds the loop while it runs: a coordinator's reach report over
   100,000 residents (about 50 ms), a WAL checkpoint inside a commit. Everything else in the
   process waits that long, so long jobs work in batches and yield in between (the reach
@@ -38,15 +40,34 @@ from sqlalchemy.engine import URL
 RETRYABLE = frozenset({"SQLITE_BUSY", "SQLITE_BUSY_RECOVERY"})
 FIRST_WAIT = 0.001
 LONGEST_WAIT = 0.05
+# Longest stretch of back-to-back statements before the loop gets a turn.
+TURN_SECONDS = 0.02
 
 
 def _locked(error: sqlite3.OperationalError) -> bool:
     return getattr(error, "sqlite_errorname", None) in RETRYABLE
 
 
+class _Turns:
+    """When statements last let the rest of the process run."""
+
+    yielded = 0.0
+
+
+async def _take_turns() -> None:
+    # An inline call never suspends, so a job that only talks to the database (queueing an
+    # alert for 100,000 residents, a retention sweep) would hold the loop from its first
+    # statement to its last. Every so often a statement waits one loop turn first.
+    now = time.monotonic()
+    if now - _Turns.yielded >= TURN_SECONDS:
+        _Turns.yielded = now
+        await asyncio.sleep(0)
+
+
 async def _retrying(
     call: Callable[[], Any], busy_timeout: float, may_retry: Callable[[], bool]
 ) -> Any:
+    await _take_turns()
     deadline = time.monotonic() + busy_timeout
     wait = FIRST_WAIT
     while True:
@@ -110,6 +131,7 @@ class InlineCursor:
         return self._open.fetchone()
 
     async def fetchmany(self, size: int | None = None) -> list[Any]:
+        await _take_turns()  # streamed results (`yield_per`) come in many such calls
         if size is None:
             return self._open.fetchmany()
         return self._open.fetchmany(size)

@@ -164,3 +164,34 @@ async def test_an_in_memory_database_works(tmp_path: Path) -> None:
             assert (await conn.execute(text("SELECT n FROM t"))).scalar_one() == 42
     finally:
         await engine.dispose()
+
+
+async def test_a_long_run_of_statements_lets_the_loop_take_turns(tmp_path: Path) -> None:
+    engine = await _table(tmp_path)
+    gaps: list[float] = []
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        last = time.monotonic()
+        while not done.is_set():
+            await asyncio.sleep(0.001)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+
+    try:
+        tick_task = asyncio.create_task(ticker())
+        await asyncio.sleep(0.01)
+        started = time.monotonic()
+        async with engine.connect() as conn:
+            for n in range(15_000):
+                await conn.execute(text("INSERT INTO notes (body) VALUES (:b)"), {"b": f"n{n}"})
+            await conn.commit()
+        spent = time.monotonic() - started
+        done.set()
+        await tick_task
+        assert spent > 0.2, "too quick to tell; make the run longer"
+        # Without turns the ticker would wait for the whole run.
+        assert max(gaps) < spent / 2
+    finally:
+        await engine.dispose()
