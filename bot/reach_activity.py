@@ -25,7 +25,6 @@ log instead (bot/reach.py).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -49,8 +48,9 @@ MAX_FAST_DAYS = EPOCH_DAYS // 2
 # counted afresh). SQLite needs none: its one writer at a time commits ids in order.
 LOOKBACK_IDS = 5_000
 BATCH = 20_000
-# Event ids folded per statement. On SQLite each batch holds the event loop while it runs
-# (bot/sqlite_inline.py), so batches stay small enough to keep that to about 0.1 s.
+# Event ids folded per statement. On SQLite one statement holds the event loop while it
+# runs (bot/sqlite_inline.py gives other updates a turn only between statements), so
+# batches stay small enough to keep that to about 0.1 s.
 FOLD_BATCH = 2_000
 
 REACHED_KINDS = frozenset(
@@ -234,9 +234,6 @@ async def _fold_activity(
         if touched:
             max_epoch = await _merge(session, touched, max_epoch)
         start = end
-        # Let other updates in between batches: on SQLite a catch-up over millions of events
-        # would otherwise hold the event loop from the first batch to the last.
-        await asyncio.sleep(0)
     return read, max_epoch
 
 
