@@ -6,8 +6,6 @@ to the bot (queued for getUpdates/webhook unless the emulator was made with queu
 
 from __future__ import annotations
 
-import copy
-
 from bot.emulator.errors import EmulatorError, UnknownObjectError
 from bot.emulator.state import (
     CallbackRecord,
@@ -15,6 +13,7 @@ from bot.emulator.state import (
     EmulatorState,
     JsonDict,
     StoredMessage,
+    copy_json,
     inline_buttons,
 )
 
@@ -49,7 +48,7 @@ class UserActions:
             user["language_code"] = language_code
         self.state.users[user_id] = user
         self._upsert_chat(chat)
-        return copy.deepcopy(user)
+        return copy_json(user)
 
     def add_group(
         self,
@@ -88,7 +87,7 @@ class UserActions:
         else:
             existing.chat.clear()
             existing.chat.update(chat)
-        return copy.deepcopy(chat)
+        return copy_json(chat)
 
     # -- what users do -----------------------------------------------------------------------
 
@@ -105,7 +104,7 @@ class UserActions:
             # Writing to a bot you blocked unblocks it first (the "Restart" button).
             self.bot_unblocked_by(user_id)
         stored = self.state.add_message(chat, content, sender=user, from_bot=False)
-        return self.state.enqueue({"message": copy.deepcopy(stored.data)})
+        return self.state.enqueue({"message": copy_json(stored.data)})
 
     def send_text(self, user_id: int, text: str, chat_id: int | None = None) -> JsonDict:
         """The user sends a text (commands get a bot_command entity); return the update."""
@@ -208,14 +207,14 @@ class UserActions:
             )
         if "text" not in stored.data:
             raise EmulatorError(f"message {message_id} has no text to edit")
-        stored.history.append(copy.deepcopy(stored.data))
+        stored.history.append(copy_json(stored.data))
         stored.data["text"] = new_text
         stored.data.pop("entities", None)
         stored.data["edit_date"] = self.state.now()
         stored.edited = True
         stored.seq = self.state.next_seq()
         self.state.notify()
-        return self.state.enqueue({"edited_message": copy.deepcopy(stored.data)})
+        return self.state.enqueue({"edited_message": copy_json(stored.data)})
 
     def channel_post(self, channel_id: int, text: str) -> JsonDict:
         """The channel's admins post a text; return the channel_post update."""
@@ -223,7 +222,7 @@ class UserActions:
         if chat.chat["type"] != "channel":
             raise EmulatorError(f"chat {channel_id} is not a channel")
         stored = self.state.add_message(chat, {"text": text}, sender=None, from_bot=False)
-        return self.state.enqueue({"channel_post": copy.deepcopy(stored.data)})
+        return self.state.enqueue({"channel_post": copy_json(stored.data)})
 
     def press_button(
         self,
@@ -246,7 +245,7 @@ class UserActions:
         query_id = str(_QUERY_ID_BASE + state.next_callback_id)
         state.next_callback_id += 1
         message: JsonDict = (
-            copy.deepcopy(stored.data)
+            copy_json(stored.data)
             if stored is not None
             else {"chat": chat.chat, "message_id": message_id, "date": 0}
         )
@@ -257,7 +256,7 @@ class UserActions:
             "chat_instance": str(abs(chat.id) * 1_000_003 + 17),
             "data": data,
         }
-        state.callbacks[query_id] = CallbackRecord(copy.deepcopy(query))
+        state.callbacks[query_id] = CallbackRecord(copy_json(query))
         return state.enqueue({"callback_query": query})
 
     @staticmethod
@@ -304,4 +303,4 @@ class UserActions:
             "old_chat_member": old_member,
             "new_chat_member": new_member,
         }
-        return self.state.enqueue({"my_chat_member": copy.deepcopy(body)})
+        return self.state.enqueue({"my_chat_member": copy_json(body)})

@@ -8,7 +8,6 @@ waiting helpers so tests never need to sleep.
 from __future__ import annotations
 
 import asyncio
-import copy
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -27,6 +26,7 @@ from bot.emulator.state import (
     JsonDict,
     RequestRecord,
     StoredMessage,
+    copy_json,
     inline_buttons,
     utc_now,
 )
@@ -85,8 +85,13 @@ class Emulator(UserActions):
         files: Mapping[str, UploadedFile] | None = None,
         *,
         token: str | None = None,
+        copy_result: bool = True,
     ) -> tuple[int, JsonDict]:
-        """Answer one Bot API call; return (HTTP status, JSON body) exactly as Telegram would."""
+        """Answer one Bot API call; return (HTTP status, JSON body) exactly as Telegram would.
+
+        The body is the caller's to keep unless `copy_result` is False: then it may share
+        objects with the emulator's state, for a caller that serialises it at once.
+        """
         spec = load_spec()
         method_spec = spec.method(method)
         if method_spec is None:
@@ -99,7 +104,7 @@ class Emulator(UserActions):
         if not long_poll:
             state.in_flight += 1
             state.touch()
-        logged: JsonDict = _loggable(raw, files or {})
+        logged: JsonDict | None = None
         error: ApiError | None = None
         result: Any = None
         try:
@@ -115,11 +120,13 @@ class Emulator(UserActions):
             if not long_poll:
                 state.in_flight -= 1
                 state.touch()
+        if logged is None:  # the request did not validate: log it as it came
+            logged = _loggable(raw, files or {})
         state.log_request(name, logged, error)
         state.notify()
         if error is not None:
             return error.error_code, error.to_json()
-        return 200, {"ok": True, "result": copy.deepcopy(result)}
+        return 200, {"ok": True, "result": copy_json(result) if copy_result else result}
 
     async def _apply_fault(self, fault: Fault) -> None:
         error = fault.error()
@@ -201,7 +208,7 @@ class Emulator(UserActions):
         """Return the command list set for a scope (default scope) and language."""
         scope = scope or {"type": "default"}
         key = ":".join(str(scope[k]) for k in ("type", "chat_id", "user_id") if k in scope)
-        return copy.deepcopy(self.state.commands.get((key, language_code), []))
+        return copy_json(self.state.commands.get((key, language_code), []))
 
     def callback_answer(self, callback_query_id: str) -> CallbackAnswer | None:
         """Return how the bot answered a callback query, or None if it has not."""
@@ -218,11 +225,11 @@ class Emulator(UserActions):
     @property
     def updates(self) -> list[JsonDict]:
         """Updates waiting for the bot (queued and not yet confirmed)."""
-        return copy.deepcopy(self.state.pending)
+        return copy_json(self.state.pending)
 
     @property
     def bot_user(self) -> JsonDict:
-        return copy.deepcopy(self.state.bot)
+        return copy_json(self.state.bot)
 
     def mark(self, chat_id: int) -> None:
         """Make the next wait_for_messages count only messages sent from now on."""
@@ -317,5 +324,5 @@ def _loggable(params: Mapping[str, Any], files: Mapping[str, UploadedFile]) -> J
         if isinstance(value, UploadedFile):
             logged[key] = {"file": value.filename, "size": value.size}
         else:
-            logged[key] = copy.deepcopy(value)
+            logged[key] = copy_json(value)
     return logged

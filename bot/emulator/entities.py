@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import html
 from typing import Any
 
@@ -60,27 +61,64 @@ def _open_tag(entity: dict[str, Any]) -> tuple[str, str]:
 
 def entities_to_html(text: str, entities: list[dict[str, Any]]) -> str:
     """Render plain text and its entities as Telegram HTML (what the user would see formatted)."""
-    opens: dict[int, list[tuple[int, str, str]]] = {}
+    # Entity offsets count UTF-16 units; work in string indexes, and escape the text
+    # between two tag positions a run at a time rather than a character at a time.
+    units = _Units(text)
+    opens: dict[int, list[tuple[int, str, str]]] = {}  # index → (close index, tags)
     for entity in sorted(entities, key=_key):
         start, end = _open_tag(entity)
-        if start:
-            opens.setdefault(entity["offset"], []).append(
-                (entity["offset"] + entity["length"], start, end)
-            )
-    stack: list[tuple[int, str]] = []  # (UTF-16 end position, closing tag)
+        first = units.index_at(entity["offset"])
+        if not start or first is None:  # an entity must start on a character to show
+            continue
+        # A tag opens before its character and is closed from the next character on.
+        close = max(units.index_from(entity["offset"] + entity["length"]), first + 1)
+        opens.setdefault(first, []).append((close, start, end))
+    stops = set(opens).union(close for found in opens.values() for close, _, _ in found)
+    stack: list[tuple[int, str]] = []  # (close index, closing tag)
     out: list[str] = []
-    position = 0
-    for char in text:
-        while stack and stack[-1][0] <= position:
+    done = 0
+    for index in sorted(stops):
+        if index >= len(text):
+            break
+        out.append(html.escape(text[done:index], quote=False))
+        done = index
+        while stack and stack[-1][0] <= index:
             out.append(stack.pop()[1])
-        for end_position, start, end in opens.get(position, []):
+        for close, start, end in opens.get(index, []):
             out.append(start)
-            stack.append((end_position, end))
-        out.append(html.escape(char, quote=False))
-        position += utf16_len(char)
+            stack.append((close, end))
+    out.append(html.escape(text[done:], quote=False))
     while stack:
         out.append(stack.pop()[1])
     return "".join(out)
+
+
+class _Units:
+    """Where each character of a text starts, counted in UTF-16 units."""
+
+    def __init__(self, text: str) -> None:
+        self._length = len(text)
+        self._starts: list[int] | None = None  # None: nothing outside the BMP, units = indexes
+        if utf16_len(text) != len(text):
+            self._starts = []
+            position = 0
+            for char in text:
+                self._starts.append(position)
+                position += 2 if ord(char) > 0xFFFF else 1
+
+    def index_from(self, offset: int) -> int:
+        """Index of the first character starting at or after `offset` (the length if none)."""
+        if self._starts is None:
+            return min(max(offset, 0), self._length)
+        return bisect.bisect_left(self._starts, offset)
+
+    def index_at(self, offset: int) -> int | None:
+        """Index of the character starting exactly at `offset`, if there is one."""
+        index = self.index_from(offset)
+        if index >= self._length:
+            return None
+        starts_at = index if self._starts is None else self._starts[index]
+        return index if starts_at == offset else None
 
 
 def _key(entity: dict[str, Any]) -> tuple[int, int]:

@@ -35,6 +35,7 @@ _SIMPLE = {
     "code": "code",
 }
 _NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+_MARKUP_START = re.compile(r"[<&]")
 _ENTITY_RE = re.compile(r"&(?:#(\d{1,7})|#[xX]([0-9a-fA-F]{1,6})|(lt|gt|amp|quot));")
 
 
@@ -89,17 +90,21 @@ def parse_html(text: str) -> tuple[str, list[dict[str, Any]]]:
     i, n = 0, len(text)
     while i < n:
         char = text[i]
+        if char not in "<&":
+            # A run of plain characters is copied at once; counting code units per
+            # character made long Bangla messages the emulator's biggest cost.
+            special = _MARKUP_START.search(text, i)
+            end = special.start() if special is not None else n
+            run = text[i:end]
+            plain.append(run)
+            position += utf16_len(run)
+            i = end
+            continue
         if char == "&":
             decoded = _decode_entity(text, i)
-            if decoded is not None:
-                plain.append(decoded[0])
-                position += utf16_len(decoded[0])
-                i = decoded[1]
-                continue
-        if char != "<":
-            plain.append(char)
-            position += utf16_len(char)
-            i += 1
+            plain.append(decoded[0] if decoded is not None else char)
+            position += utf16_len(plain[-1])
+            i = decoded[1] if decoded is not None else i + 1
             continue
         begin = i
         if i + 1 < n and text[i + 1] == "/":

@@ -13,7 +13,6 @@ for success. Inline messages (inline_message_id) are not supported.
 from __future__ import annotations
 
 import asyncio
-import copy
 import re
 import zlib
 from collections.abc import Awaitable, Callable
@@ -24,7 +23,14 @@ from bot.emulator import rules
 from bot.emulator.entities import parse_text
 from bot.emulator.errors import ApiError, bad_request, forbidden
 from bot.emulator.spec import UploadedFile
-from bot.emulator.state import CallbackAnswer, ChatState, EmulatorState, JsonDict, StoredMessage
+from bot.emulator.state import (
+    CallbackAnswer,
+    ChatState,
+    EmulatorState,
+    JsonDict,
+    StoredMessage,
+    copy_json,
+)
 
 ACCEPTED = frozenset(
     {
@@ -143,7 +149,7 @@ class BotMethods:
                 break
             await state.changed(remaining)
         state.mark_delivered(batch)
-        return copy.deepcopy(batch)
+        return copy_json(batch)
 
     async def set_webhook(self, params: JsonDict) -> bool:
         state = self.state
@@ -328,7 +334,7 @@ class BotMethods:
         """Replace fields of a message (None removes one) unless nothing would change."""
         if all(stored.data.get(key) == value for key, value in changes.items()):
             raise bad_request(NOT_MODIFIED)
-        stored.history.append(copy.deepcopy(stored.data))
+        stored.history.append(copy_json(stored.data))
         for key, value in changes.items():
             if value is None:
                 stored.data.pop(key, None)
@@ -444,7 +450,7 @@ class BotMethods:
         return True
 
     async def get_my_commands(self, params: JsonDict) -> list[JsonDict]:
-        return copy.deepcopy(self.state.commands.get(self._scope_key(params), []))
+        return copy_json(self.state.commands.get(self._scope_key(params), []))
 
     async def delete_my_commands(self, params: JsonDict) -> bool:
         self.state.commands.pop(self._scope_key(params), None)

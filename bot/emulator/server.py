@@ -49,8 +49,10 @@ async def _bot_api(request: web.Request) -> web.Response:
         raw, files = await _read_params(request)
     except ApiError as error:
         return _json(error.to_json(), error.error_code)
-    status, body = await emulator.call_api(request.match_info["method"], raw, files, token=token)
-    return _json(body, status)
+    status, body = await emulator.call_api(
+        request.match_info["method"], raw, files, token=token, copy_result=False
+    )
+    return _json(body, status)  # serialised here, before the state can change
 
 
 def _json(body: JsonDict, status: int) -> web.Response:
