@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.alert_compose import draft_waits_for_text
@@ -20,9 +20,12 @@ from bot.models import Resident
 
 # The draft's columns come back as they are and are judged here: a statement with no
 # parameter but the id stays one cached statement (a step list in SQL costs more than the
-# second query it replaces).
-_SENDER = select(Resident, AlertDraft.step, AlertDraft.updated_at).outerjoin(
-    AlertDraft, AlertDraft.staff_telegram_id == Resident.telegram_id
+# second query it replaces). Built once: building it per update, and its cache key, cost
+# more than running it.
+_SENDER = (
+    select(Resident, AlertDraft.step, AlertDraft.updated_at)
+    .outerjoin(AlertDraft, AlertDraft.staff_telegram_id == Resident.telegram_id)
+    .where(Resident.telegram_id == bindparam("telegram_id"))
 )
 
 
@@ -35,7 +38,7 @@ class Sender:
 
 
 async def load_sender(session: AsyncSession, telegram_id: int, now: datetime) -> Sender:
-    row = (await session.execute(_SENDER.where(Resident.telegram_id == telegram_id))).first()
+    row = (await session.execute(_SENDER, {"telegram_id": telegram_id})).first()
     if row is None:
         return Sender(None, None)
     resident, step, touched = row

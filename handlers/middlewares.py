@@ -106,5 +106,8 @@ class ConversationMiddleware(BaseMiddleware):
             if tg_user is not None:
                 data["conversation"] = Conversation(session, self.ctx, tg_user, resident, now)
             result = await handler(event, data)
-            await session.commit()
+            # Most handlers have committed and closed already (Conversation.finish, before
+            # replying); committing again would open and close an empty transaction.
+            if session.in_transaction() or session.new:
+                await session.commit()
             return result
