@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiogram import Dispatcher
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.alert_compose import PREFIX as ALERT_PREFIX
 from bot.callback_sign import SignerSource
 from bot.config import Settings
 from bot.conversation import Context
@@ -24,7 +25,19 @@ from handlers import (
 )
 from handlers.middlewares import ChatOrderMiddleware, ConversationMiddleware, UpdateLogMiddleware
 from handlers.roles_filter import StaffMiddleware
+from handlers.staff_desk import build_desk
 from handlers.throttle import ThrottleMiddleware
+
+# What the routers behind the staff desk answer; `tests/test_staff_desk.py` checks that
+# every command they filter on is here.
+STAFF_DESK_COMMANDS = (
+    *staff.STAFF_COMMANDS,
+    *trainer.COMMANDS,
+    *alerts.COMMANDS,
+    *coordinator.COMMANDS,
+    *trainer_register.COMMANDS,
+)
+STAFF_DESK_PREFIXES = (staff.CALLBACK_PREFIX, trainer.PREFIX, ALERT_PREFIX, trainer_register.PREFIX)
 
 
 def build_dispatcher(
@@ -48,12 +61,21 @@ def build_dispatcher(
     dp.update.outer_middleware(StaffMiddleware(signer_source))
     dp.include_router(other_chats.build_router(ctx.catalog))
     dp.include_router(staff.build_router())
-    dp.include_router(trainer.build_router(library, sessions))
-    dp.include_router(alerts.build_router(sessions))
+    dp.include_router(
+        build_desk(
+            (
+                staff.build_tools_router(),
+                trainer.build_router(library, sessions),
+                alerts.build_router(sessions),
+                coordinator.build_router(settings.small_count_k),
+                trainer_register.build_router(),
+            ),
+            commands=STAFF_DESK_COMMANDS,
+            prefixes=STAFF_DESK_PREFIXES,
+        )
+    )
     dp.include_router(alerts.build_resident_router())
     dp.include_router(lessons.build_router(library))
-    dp.include_router(coordinator.build_router(settings.small_count_k))
-    dp.include_router(trainer_register.build_router())
     titles = {
         lang: {lesson.id: lesson.text_for(lang).title for lesson in library} for lang in LANGUAGES
     }

@@ -57,7 +57,7 @@ MAX_CANCEL_BUTTONS = 10
 class ComposingText(Filter):
     """Typed text (not a command) from someone whose alert draft waits for text."""
 
-    async def __call__(self, message: Message, **data: Any) -> bool:
+    async def __call__(self, message: Message, **data: Any) -> bool | dict[str, Any]:
         text = message.text or ""
         if not text or text.startswith("/") or message.from_user is None:
             return False
@@ -68,7 +68,10 @@ class ComposingText(Filter):
         conversation = data.get("conversation")
         if session is None or not isinstance(conversation, Conversation):
             return False
-        return await waiting_for_text(session, message.from_user.id, conversation.now)
+        if not await waiting_for_text(session, message.from_user.id, conversation.now):
+            return False
+        # Passed on, so the alerts router behind the staff desk does not ask again.
+        return {"composing_text": True}
 
 
 def build_router(

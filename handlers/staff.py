@@ -53,7 +53,8 @@ STAFF_COMMANDS = ("invite", "staff")
 
 
 def build_router() -> Router:
-    """Build the staff router (a new one each call: a router joins one dispatcher only)."""
+    """Build the router anyone may use: redeeming an invitation, /whoami (a new one each
+    call: a router joins one dispatcher only). The tools are in `build_tools_router`."""
     router = Router(name="staff")
     router.message.filter(private_chat())
 
@@ -91,11 +92,11 @@ def build_router() -> Router:
         roles = await words.roles_text(staff.grants)
         await message.answer(words.t("staff.whoami", pseudonym=staff.pseudonym, roles=roles))
 
-    router.include_router(_build_tools_router())
     return router
 
 
-def _build_tools_router() -> Router:
+def build_tools_router() -> Router:
+    """Build the router of /invite, /staff and their buttons (it goes behind the staff desk)."""
     tools = Router(name="staff_tools")
     # Cheap filters before the role filter, so residents' ordinary messages cost no query.
     tools.message.filter(Command(*STAFF_COMMANDS), HasRole(Role.TRAINER))

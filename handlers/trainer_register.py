@@ -27,6 +27,7 @@ from handlers.filters import private_chat, when
 from handlers.roles_filter import HasRole
 
 PREFIX = "rg:"
+COMMANDS = ("register",)
 LANGUAGE_KEYS = {"bn": "lang.bn", "en": "lang.en", "syl": "lang.syl"}
 SKIP = "-"
 
@@ -48,7 +49,7 @@ def _markup(
 def build_router() -> Router:
     """Build the trainers' registration router (include it before the residents' router)."""
     router = Router(name="trainer_register")
-    router.message.filter(private_chat(), Command("register"), HasRole(Role.TRAINER))
+    router.message.filter(private_chat(), Command(*COMMANDS), HasRole(Role.TRAINER))
     router.callback_query.filter(when(F.data.startswith(PREFIX)), HasRole(Role.TRAINER))
 
     @router.message(Command("register"))
