@@ -38,6 +38,7 @@ import json
 import logging
 import pickle
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -580,8 +581,6 @@ def run_in_own_process(
 
 
 def main(args: argparse.Namespace) -> int:
-    # Fresh ids every run, so a reused database (PostgreSQL) holds no one who already signed up.
-    first_id = 1_000_000_000 + random.randrange(10**6) * 10**4
     total = args.residents * args.updates_per_resident
     print(f"{args.residents} residents × {args.updates_per_resident} updates = {total} updates")
     names = [
@@ -590,39 +589,92 @@ def main(args: argparse.Namespace) -> int:
         if args.only in (None, name.split("-")[0])
         and not (name == "replay" and (args.no_replay or args.only))
     ]
-    found: dict[str, Result] = {}
-    failed = []
+    rounds: list[dict[str, Result]] = []
+    failed: list[str] = []
     with tempfile.TemporaryDirectory(prefix="sabai-bench-") as tmp:
-        for name in names:
-            result = run_in_own_process(name, args, Path(tmp), first_id)
-            if result is None:
-                failed.append(name)
-            else:
-                found[name] = result
-    results = list(found.values())
-    print()
-    print(table(results))
-    sabai, bare, replay = found.get("sabai"), found.get("bare"), found.get("replay")
-    tuned = found.get("bare-tuned")
-    if sabai is not None and bare is not None and bare.rate:
-        ratio = sabai.rate / bare.rate
-        verdict = "meets" if ratio >= TARGET_RATIO else "misses"
-        print(f"\nratio Sabai/bare (updates/s): {ratio:.2f}, {verdict} the target ≥ {TARGET_RATIO}")
-        if replay is not None:
+        for number in range(1, args.rounds + 1):
+            # Fresh ids every round, so a reused database (PostgreSQL) holds no one who
+            # already signed up; a fresh state directory, so each Sabai run starts empty.
+            first_id = 1_000_000_000 + random.randrange(10**6) * 10**4
+            state = Path(tmp) / f"round-{number}"
+            state.mkdir()
+            found: dict[str, Result] = {}
+            for name in names:
+                result = run_in_own_process(name, args, state, first_id)
+                if result is None:
+                    failed.append(f"{name} (round {number})")
+                else:
+                    found[name] = result
+            rounds.append(found)
+            if args.rounds > 1:
+                print(f"\nround {number} of {args.rounds}")
+                print(table(list(found.values())))
+                print(ratios(found, brief=True))
+    if args.rounds == 1:
+        print()
+        print(table(list(rounds[0].values())))
+        print(ratios(rounds[0], brief=False))
+    else:
+        middle = {
+            name: median_run([r[name] for r in rounds if name in r])
+            for name in names
+            if any(name in r for r in rounds)
+        }
+        print(f"\nthe median run of each bot over {args.rounds} rounds (by updates/s)")
+        print(table(list(middle.values())))
+        per_round = [ratio for r in rounds if (ratio := headline_ratio(r)) is not None]
+        if per_round:
+            ratio = statistics.median(per_round)
+            verdict = "meets" if ratio >= TARGET_RATIO else "misses"
+            listed = ", ".join(f"{x:.2f}" for x in per_round)
             print(
+                f"\nratio Sabai/bare (updates/s), median of the rounds: {ratio:.2f} ({listed}), "
+                f"{verdict} the target ≥ {TARGET_RATIO}"
+            )
+    if failed:
+        print(f"\nno figures for: {', '.join(failed)} (the run failed; its output is above)")
+    results = [result for found in rounds for result in found.values()]
+    clean = all(r.failures == 0 and r.errors_logged == 0 for r in results)
+    return 0 if clean and not failed else 1
+
+
+def headline_ratio(found: dict[str, Result]) -> float | None:
+    sabai, bare = found.get("sabai"), found.get("bare")
+    if sabai is None or bare is None or not bare.rate:
+        return None
+    return sabai.rate / bare.rate
+
+
+def median_run(runs: list[Result]) -> Result:
+    """The run with the median rate (of an even number, the slower of the middle two)."""
+    ordered = sorted(runs, key=lambda r: r.rate)
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def ratios(found: dict[str, Result], brief: bool) -> str:
+    """The ratios between the bots of one round, measured minutes apart at most."""
+    lines = []
+    sabai, replay, tuned = found.get("sabai"), found.get("replay"), found.get("bare-tuned")
+    ratio = headline_ratio(found)
+    if ratio is not None:
+        verdict = "meets" if ratio >= TARGET_RATIO else "misses"
+        lines.append(
+            f"ratio Sabai/bare (updates/s): {ratio:.2f}"
+            + ("" if brief else f", {verdict} the target ≥ {TARGET_RATIO}")
+        )
+        bare = found["bare"]
+        if replay is not None and sabai is not None and not brief:
+            lines.append(
                 f"ratio replies-only/bare: {replay.rate / bare.rate:.2f} (the most any bot "
                 "sending Sabai's replies could reach); "
                 f"Sabai/replies-only: {sabai.rate / replay.rate:.2f}"
             )
-        if tuned is not None and tuned.rate:
-            print(
-                f"ratio Sabai/bare with Sabai's GC settings: {sabai.rate / tuned.rate:.2f} "
-                "(both bots with the same collector settings)"
-            )
-    if failed:
-        print(f"\nno figures for: {', '.join(failed)} (the run failed; its output is above)")
-    clean = all(r.failures == 0 and r.errors_logged == 0 for r in results)
-    return 0 if clean and not failed else 1
+    if sabai is not None and tuned is not None and tuned.rate:
+        lines.append(
+            f"ratio Sabai/bare with Sabai's GC settings: {sabai.rate / tuned.rate:.2f}"
+            + ("" if brief else " (both bots with the same collector settings)")
+        )
+    return ("\n" if not brief and lines else "") + "\n".join(lines)
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -647,6 +699,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         help="skip the replies-only bot (replays Sabai's own Bot API calls, doing no work)",
     )
     parser.add_argument("--profile", default=None, help="write a cProfile of Sabai's run here")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measure every bot this many times, taking turns, and report the median run "
+        "of each and the median of the per-round ratios (the machine's speed drifts)",
+    )
     # Used by the run itself to measure one bot per process.
     parser.add_argument("--worker", choices=BOTS, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--state", default=None, help=argparse.SUPPRESS)
