@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
+
 from bot.app import App, build_app
 from bot.bot_client import EMULATOR_BOT_ID, emulator_token
 from bot.config import Settings
@@ -108,6 +110,18 @@ async def running_bot(db_url: str, **overrides: Any) -> AsyncIterator[Harness]:
         settings = test_settings(db_url, **overrides)
         async with build_app(settings, emulator_token(), server.base_url) as app:
             yield Harness(emulator, app, server.base_url)
+
+
+@asynccontextmanager
+async def serving(app: web.Application) -> AsyncIterator[str]:
+    """Serve `app` on a free loopback port; yields its base URL ("http://127.0.0.1:PORT")."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
 
 
 def project_dir() -> Path:

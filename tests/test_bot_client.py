@@ -13,6 +13,7 @@ from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboar
 from aiohttp import web
 
 from bot.bot_client import emulator_token, make_bot
+from tests.botkit import serving
 
 _MESSAGE = {
     "message_id": 1,
@@ -34,15 +35,8 @@ async def _recording_server(answer: dict[str, Any]) -> AsyncIterator[tuple[str, 
 
     app = web.Application()
     app.router.add_post("/bot{token}/{method}", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}", seen
-    finally:
-        await runner.cleanup()
+    async with serving(app) as url:
+        yield url, seen
 
 
 async def test_a_bangla_reply_goes_as_utf8_json_with_its_keyboard_as_an_object() -> None:

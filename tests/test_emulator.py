@@ -35,6 +35,7 @@ from aiogram.types import (
 from aiohttp import web
 
 from bot.emulator import Emulator, EmulatorError, EmulatorServer
+from tests.botkit import serving
 
 TOKEN = "123456789:" + "A" * 35
 USER = 5
@@ -289,13 +290,8 @@ async def test_webhook_delivery_and_conflict(bot: Bot, emu: Emulator) -> None:
 
     app = web.Application()
     app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        url = f"http://127.0.0.1:{port}/hook"
+    async with serving(app) as base_url:
+        url = f"{base_url}/hook"
         assert await bot.set_webhook(url, secret_token="s3cret_token")
         emu.send_text(USER, "via webhook")
         update, secret = await asyncio.wait_for(received.get(), 5)
@@ -310,8 +306,6 @@ async def test_webhook_delivery_and_conflict(bot: Bot, emu: Emulator) -> None:
         assert (await bot.get_webhook_info()).pending_update_count == 0
         assert await bot.delete_webhook(drop_pending_updates=True)
         assert await bot.get_updates() == []
-    finally:
-        await runner.cleanup()
 
 
 async def test_webhook_refuses_outside_hosts(bot: Bot) -> None:
