@@ -76,13 +76,16 @@ async def build(
     """Fill an empty database with the synthetic division."""
     rng = random.Random(5)
     async with sessions() as session:
-        unions = list(
-            await session.execute(
+        # Every union has an upazila above it.
+        unions = [
+            (code, parent)
+            for code, parent in await session.execute(
                 select(Area.code, Area.parent_code).where(
                     Area.level == "union", Area.code.like(DIVISION + "%")
                 )
             )
-        )
+            if parent is not None
+        ]
         population = dict(
             (
                 await session.execute(
@@ -139,7 +142,7 @@ async def build(
     area_of = {row["pseudonym"]: row["area_code"] for row in rows}
     async with engine.begin() as conn:
         for start in range(0, len(rows), BATCH):
-            await conn.execute(insert(Resident.__table__), rows[start : start + BATCH])
+            await conn.execute(insert(Resident), rows[start : start + BATCH])
 
     kinds = [kind.value for kind, _ in KIND_WEIGHTS]
     kind_weights = [weight for _, weight in KIND_WEIGHTS]
@@ -170,7 +173,7 @@ async def build(
                 }
             )
         async with engine.begin() as conn:
-            await conn.execute(insert(Event.__table__), batch)
+            await conn.execute(insert(Event), batch)
         written += n
         print(f"\r  events {written:,}/{events:,}", end="", flush=True)
     print()
@@ -194,8 +197,8 @@ async def build(
             )
     async with engine.begin() as conn:
         for start in range(0, len(attendance), BATCH):
-            await conn.execute(insert(Attendance.__table__), attendance[start : start + BATCH])
-            await conn.execute(insert(Event.__table__), attended_events[start : start + BATCH])
+            await conn.execute(insert(Attendance), attendance[start : start + BATCH])
+            await conn.execute(insert(Event), attended_events[start : start + BATCH])
     async with engine.connect() as conn:
         if conn.dialect.name == "sqlite":
             await conn.execute(text("ANALYZE"))

@@ -25,7 +25,7 @@ Sessions = async_sessionmaker[AsyncSession]
 
 async def course_row(h: Harness) -> Course:
     async with h.app.sessions() as session:
-        course = await session.scalar(select(Course))
+        course: Course | None = await session.scalar(select(Course))
     assert course is not None
     return course
 

@@ -11,7 +11,7 @@ from tests.botkit import running_bot
 
 
 def _sync_callables(dispatcher: object) -> list[str]:
-    found = []
+    found: list[str] = []
     for router in dispatcher.chain_tail:  # type: ignore[attr-defined]
         for name, observer in router.observers.items():
             checks: list[tuple[str, CallableObject]] = [

@@ -57,7 +57,7 @@ async def make_group(trainer: Person, area: str, name: str = "Women's digital gr
 async def drain(h: Harness) -> datetime:
     """Send what the outbox holds, with a clock set past its rows' quiet-hours deferral."""
     async with h.app.sessions() as session:
-        latest = await session.scalar(select(func.max(OUTBOX.c.not_before)))
+        latest: datetime | None = await session.scalar(select(func.max(OUTBOX.c.not_before)))
     assert latest is not None
     clock = max(latest, utcnow()) + timedelta(seconds=1)
     config = SenderConfig(name="test", idle_poll=0.05, flush_interval=0.01)
@@ -187,8 +187,8 @@ async def test_residents_cannot_use_trainer_commands(db_url: str, sessions: Sess
         # A trainer's confirmation data replayed by a resident is refused.
         [preview] = await trainer.send(f"/push pin-otp area {area}")
         await resident.press(resident.last().message_id, preview.buttons[0][0][1], forge=True)
-        answer = h.emulator.callback_answer(resident.last_callback_id)
-        assert answer is not None and "expired" in (answer.text or "")
+        refused = h.emulator.callback_answer(resident.last_callback_id)
+        assert refused is not None and "expired" in (refused.text or "")
         async with h.app.sessions() as session:
             assert await session.scalar(select(func.count()).select_from(OUTBOX)) == 0
 

@@ -51,6 +51,7 @@ async def plant(session: AsyncSession) -> Period:
     p = Period.ending(NOW, 30, TZ)
     for upazila, count in PLANTED.items():
         for i in range(count):
+            gender: str | None
             if upazila == "605865":
                 area = "60586510" if i < 8 else "60586511"
                 gender = "female" if i < 6 else "male"

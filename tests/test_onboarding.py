@@ -13,7 +13,10 @@ KULAURA = canonical_bangla("কুলাউড়া")
 
 async def resident_row(h, telegram_id: int) -> Resident | None:  # type: ignore[no-untyped-def]
     async with h.app.sessions() as session:
-        return await session.scalar(select(Resident).where(Resident.telegram_id == telegram_id))
+        found: Resident | None = await session.scalar(
+            select(Resident).where(Resident.telegram_id == telegram_id)
+        )
+    return found
 
 
 async def test_bangla_onboarding_with_buttons_only(db_url: str) -> None:

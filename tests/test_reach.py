@@ -241,13 +241,13 @@ async def test_rollup_agrees_with_the_event_log(
     already counted): brought up to date, they must still agree, counting nothing twice.
     """
     async with sessions() as session:
-        await session.execute(Resident.__table__.delete())
+        await session.execute(delete(Resident))
         from bot.models import Event
         from bot.reach_models import ReachActionDay, ReachState
 
-        await session.execute(Event.__table__.delete())
-        await session.execute(ReachState.__table__.delete())
-        await session.execute(ReachActionDay.__table__.delete())
+        await session.execute(delete(Event))
+        await session.execute(delete(ReachState))
+        await session.execute(delete(ReachActionDay))
         people = [person(session, area) for area in (U1, U1, U2, BARLEKHA, None)]
         for who, kind, hours in events:
             event(session, people[who], kind, NOW + timedelta(hours=hours))

@@ -20,6 +20,7 @@ from bot.retention import (
     REACH_GROUPS,
     REACHED,
     MonthFigure,
+    Tally,
     aggregated_figures,
     fold_events,
     month_start,
@@ -41,7 +42,10 @@ MIXED_KINDS = [
 ]
 
 
-def _reach(events: list[tuple[datetime, str | None, str, str | None]], tz: ZoneInfo) -> dict:
+Figures = dict[tuple[str, str, str], tuple[int, int]]  # (month, area, kind) → (events, people)
+
+
+def _reach(events: list[tuple[datetime, str | None, str, str | None]], tz: ZoneInfo) -> Figures:
     """Reach figures computed straight from raw events, the way a report would."""
     figures: dict[tuple[str, str, str], set[str]] = defaultdict(set)
     counts: dict[tuple[str, str, str], int] = defaultdict(int)
@@ -89,7 +93,7 @@ def test_folding_keeps_counts_and_distinct_residents(
     got = {("2024-03", a, k): (t.events, len(t.subjects)) for (a, k), t in tallies.items()}
     assert got == expected
     # Folding in batches gives the same tallies as folding all at once.
-    again: dict = {}
+    again: dict[tuple[str, str], Tally] = {}
     for start in range(0, len(rows), 7):
         fold_events(rows[start : start + 7], into=again)
     assert {k: (t.events, t.subjects) for k, t in again.items()} == {
@@ -127,7 +131,8 @@ async def test_purging_keeps_the_reach_figures_of_the_purged_period(
     async with sessions() as session:
         remaining = await session.scalar(select(func.count()).select_from(Event))
         assert remaining == len(kept)
-        assert await session.scalar(select(func.min(Event.at))) >= cutoff
+        oldest = await session.scalar(select(func.min(Event.at)))
+        assert oldest is not None and oldest >= cutoff
         for group in (REACHED, ENGAGED, "message_delivered"):
             for prefix in ("", "6058", "60586565", "30"):
                 figures = await aggregated_figures(session, group, prefix)
@@ -152,7 +157,7 @@ async def test_purging_keeps_the_reach_figures_of_the_purged_period(
         assert await aggregated_figures(session, REACHED) == figures_all(expected)
 
 
-def figures_all(expected: dict) -> list[MonthFigure]:
+def figures_all(expected: Figures) -> list[MonthFigure]:
     months: dict[str, tuple[int, int]] = defaultdict(lambda: (0, 0))
     for (month, _, kind), (count, distinct) in expected.items():
         if kind == REACHED:

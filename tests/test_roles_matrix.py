@@ -699,7 +699,8 @@ async def test_staff_see_roles_and_pseudonyms_never_residents_ids(world: World) 
     # Tap a real revoke button: it works, and the list is shown again.
     trainer_button = next(label for label in revoke_labels if "trainer" in label)
     await admin.tap(trainer_button, listing)
-    assert "Revoked" in (world.h.emulator.callback_answer(admin.last_callback_id).text or "")
+    revoked = world.h.emulator.callback_answer(admin.last_callback_id)
+    assert revoked is not None and "Revoked" in (revoked.text or "")
     assert admin.last_text().startswith("Staff you manage")
     [whoami_none] = await world.people["resident"].send("/whoami")
     assert "no staff role" in whoami_none.text
