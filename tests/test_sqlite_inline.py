@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -15,45 +17,46 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.db import create_engine
 
 
-async def _table(tmp_path: Path, busy_seconds: float | None = None) -> AsyncEngine:
+@asynccontextmanager
+async def _notes(tmp_path: Path, busy_seconds: float | None = None) -> AsyncIterator[AsyncEngine]:
+    """An engine on a fresh file with a `notes` table; disposed on the way out."""
     query = f"?timeout={busy_seconds}" if busy_seconds is not None else ""
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'inline.db'}{query}")
-    async with engine.begin() as conn:
-        await conn.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)"))
-    return engine
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)"))
+        yield engine
+    finally:
+        await engine.dispose()
 
 
 async def test_statements_run_without_a_thread_per_connection(tmp_path: Path) -> None:
-    engine = await _table(tmp_path)
-    threads = threading.active_count()
-    try:
+    async with _notes(tmp_path) as engine:
+        threads = threading.active_count()
         async with engine.begin() as conn:
             await conn.execute(text("INSERT INTO notes (body) VALUES ('hello')"))
         async with engine.connect() as conn:
             assert (await conn.execute(text("SELECT body FROM notes"))).scalar_one() == "hello"
         assert threading.active_count() == threads
-    finally:
-        await engine.dispose()
 
 
 async def test_a_writer_waits_for_the_lock_while_the_loop_keeps_running(tmp_path: Path) -> None:
-    engine = await _table(tmp_path)
-    ticks = 0
-    second_done = asyncio.Event()
+    async with _notes(tmp_path) as engine:
+        ticks = 0
+        second_done = asyncio.Event()
 
-    async def ticker() -> None:
-        nonlocal ticks
-        while not second_done.is_set():
-            ticks += 1
-            await asyncio.sleep(0.005)
+        async def ticker() -> None:
+            nonlocal ticks
+            while not second_done.is_set():
+                ticks += 1
+                await asyncio.sleep(0.005)
 
-    async def second_writer() -> float:
-        async with engine.begin() as conn:
-            await conn.execute(text("INSERT INTO notes (body) VALUES ('second')"))
-        second_done.set()
-        return time.monotonic()
+        async def second_writer() -> float:
+            async with engine.begin() as conn:
+                await conn.execute(text("INSERT INTO notes (body) VALUES ('second')"))
+            second_done.set()
+            return time.monotonic()
 
-    try:
         async with engine.connect() as first:
             await first.execute(text("INSERT INTO notes (body) VALUES ('first')"))
             # The first connection now holds the write lock.
@@ -71,29 +74,22 @@ async def test_a_writer_waits_for_the_lock_while_the_loop_keeps_running(tmp_path
         async with engine.connect() as conn:
             bodies = (await conn.execute(text("SELECT body FROM notes ORDER BY id"))).scalars()
             assert list(bodies) == ["first", "second"]
-    finally:
-        await engine.dispose()
 
 
 async def test_a_lock_never_released_fails_after_the_busy_timeout(tmp_path: Path) -> None:
-    engine = await _table(tmp_path, busy_seconds=0.3)
-    try:
-        async with engine.connect() as first:
-            await first.execute(text("INSERT INTO notes (body) VALUES ('held')"))
-            started = time.monotonic()
-            with pytest.raises(OperationalError, match="database is locked"):
-                async with engine.begin() as conn:
-                    await conn.execute(text("INSERT INTO notes (body) VALUES ('late')"))
-            waited = time.monotonic() - started
-            assert 0.25 <= waited < 2.0
-            await first.rollback()
-    finally:
-        await engine.dispose()
+    async with _notes(tmp_path, busy_seconds=0.3) as engine, engine.connect() as first:
+        await first.execute(text("INSERT INTO notes (body) VALUES ('held')"))
+        started = time.monotonic()
+        with pytest.raises(OperationalError, match="database is locked"):
+            async with engine.begin() as conn:
+                await conn.execute(text("INSERT INTO notes (body) VALUES ('late')"))
+        waited = time.monotonic() - started
+        assert 0.25 <= waited < 2.0
+        await first.rollback()
 
 
 async def test_rows_stream_in_batches(tmp_path: Path) -> None:
-    engine = await _table(tmp_path)
-    try:
+    async with _notes(tmp_path) as engine:
         async with engine.begin() as conn:
             await conn.execute(
                 text("INSERT INTO notes (body) VALUES (:body)"),
@@ -105,13 +101,10 @@ async def test_rows_stream_in_batches(tmp_path: Path) -> None:
             )
             seen = [row.body async for row in result]
         assert seen == [f"n{n}" for n in range(250)]
-    finally:
-        await engine.dispose()
 
 
 async def test_a_waiting_batch_insert_writes_each_row_once(tmp_path: Path) -> None:
-    engine = await _table(tmp_path)
-    try:
+    async with _notes(tmp_path) as engine:
         async with engine.connect() as first:
             await first.execute(text("INSERT INTO notes (body) VALUES ('first')"))
 
@@ -130,28 +123,26 @@ async def test_a_waiting_batch_insert_writes_each_row_once(tmp_path: Path) -> No
         async with engine.connect() as conn:
             bodies = (await conn.execute(text("SELECT body FROM notes ORDER BY id"))).scalars()
             assert list(bodies) == ["first", "a", "b", "c"]
-    finally:
-        await engine.dispose()
 
 
 async def test_a_write_after_a_read_in_the_same_transaction_fails_at_once(
     tmp_path: Path,
 ) -> None:
     # As SQLite itself does: waiting there could deadlock two writers, so it is not retried.
-    engine = await _table(tmp_path, busy_seconds=5)
-    try:
-        async with engine.connect() as holder, engine.connect() as reader:
-            await holder.execute(text("INSERT INTO notes (body) VALUES ('held')"))
-            await reader.exec_driver_sql("BEGIN")
-            await reader.execute(text("SELECT count(*) FROM notes"))
-            started = time.monotonic()
-            with pytest.raises(OperationalError, match="database is locked"):
-                await reader.execute(text("INSERT INTO notes (body) VALUES ('late')"))
-            assert time.monotonic() - started < 1.0
-            await reader.rollback()
-            await holder.rollback()
-    finally:
-        await engine.dispose()
+    async with (
+        _notes(tmp_path, busy_seconds=5) as engine,
+        engine.connect() as holder,
+        engine.connect() as reader,
+    ):
+        await holder.execute(text("INSERT INTO notes (body) VALUES ('held')"))
+        await reader.exec_driver_sql("BEGIN")
+        await reader.execute(text("SELECT count(*) FROM notes"))
+        started = time.monotonic()
+        with pytest.raises(OperationalError, match="database is locked"):
+            await reader.execute(text("INSERT INTO notes (body) VALUES ('late')"))
+        assert time.monotonic() - started < 1.0
+        await reader.rollback()
+        await holder.rollback()
 
 
 async def test_an_in_memory_database_works(tmp_path: Path) -> None:
@@ -167,19 +158,18 @@ async def test_an_in_memory_database_works(tmp_path: Path) -> None:
 
 
 async def test_a_long_run_of_statements_lets_the_loop_take_turns(tmp_path: Path) -> None:
-    engine = await _table(tmp_path)
-    gaps: list[float] = []
-    done = asyncio.Event()
+    async with _notes(tmp_path) as engine:
+        gaps: list[float] = []
+        done = asyncio.Event()
 
-    async def ticker() -> None:
-        last = time.monotonic()
-        while not done.is_set():
-            await asyncio.sleep(0.001)
-            now = time.monotonic()
-            gaps.append(now - last)
-            last = now
+        async def ticker() -> None:
+            last = time.monotonic()
+            while not done.is_set():
+                await asyncio.sleep(0.001)
+                now = time.monotonic()
+                gaps.append(now - last)
+                last = now
 
-    try:
         tick_task = asyncio.create_task(ticker())
         await asyncio.sleep(0.01)
         started = time.monotonic()
@@ -193,5 +183,3 @@ async def test_a_long_run_of_statements_lets_the_loop_take_turns(tmp_path: Path)
         assert spent > 0.2, "too quick to tell; make the run longer"
         # Without turns the ticker would wait for the whole run.
         assert max(gaps) < spent / 2
-    finally:
-        await engine.dispose()
