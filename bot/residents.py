@@ -34,9 +34,13 @@ class ResidentService:
         """
         resident = known
         if resident is None:
-            resident = Resident(telegram_id=user.telegram_id, language=language)
+            # The pseudonym is drawn here, not by the column default at flush, so the events
+            # below can name it without a flush of their own: the row, the events and the
+            # screen's answer go out in one flush at commit.
+            resident = Resident(
+                telegram_id=user.telegram_id, language=language, pseudonym=new_pseudonym()
+            )
             self.session.add(resident)
-            await self.session.flush()
             record(self.session, EventKind.REGISTERED, resident, {"channel": "telegram"})
         else:
             resident.language = language
