@@ -4,7 +4,7 @@ Every update Sabai handles reads the resident and, when something changed, write
 and the resident row in one transaction that commits before the reply goes out (so nothing
 a resident was told is lost if the process dies). This times that transaction alone, one
 after another, with nothing else running: the ORM way Sabai does it, and the same statements
-through SQLAlchemy Core and through a bare connection, to show what the ORM adds.
+through SQLAlchemy Core, to show what the ORM adds.
 
 It answers one question about `bench/updates.py`: how much CPU per update is left for Sabai's
 own work once its replies are paid for, and does one transaction fit in it?
@@ -65,6 +65,10 @@ async def run(url: str, rounds: int) -> None:
             )
             await session.commit()
 
+    async def select_core(tid: int) -> None:
+        async with engine.connect() as conn:
+            await conn.execute(select(RESIDENTS_TABLE).where(RESIDENTS_TABLE.c.telegram_id == tid))
+
     async def cycle_core(tid: int) -> None:
         async with engine.connect() as conn:
             row = (
@@ -94,6 +98,7 @@ async def run(url: str, rounds: int) -> None:
     cases: list[tuple[str, Callable[[int], Awaitable[None]]]] = [
         ("select the resident (ORM)", select_orm),
         ("select + event + update, commit (ORM)", cycle_orm),
+        ("select the resident (Core)", select_core),
         ("the same statements (Core)", cycle_core),
     ]
     print(f"database: {url.split('@')[-1]}; {rounds} rounds each, one at a time")

@@ -631,6 +631,14 @@ def main(args: argparse.Namespace) -> int:
                 f"\nratio Sabai/bare (updates/s), median of the rounds: {ratio:.2f} ({listed}), "
                 f"{verdict} the target ≥ {TARGET_RATIO}"
             )
+        ceilings = [value for r in rounds if (value := ceiling_ratio(r)) is not None]
+        if ceilings:
+            listed = ", ".join(f"{x:.2f}" for x in ceilings)
+            print(
+                f"ratio replies-only/bare, median of the rounds: "
+                f"{statistics.median(ceilings):.2f} ({listed}): the most any bot sending "
+                "Sabai's replies could reach"
+            )
     if failed:
         print(f"\nno figures for: {', '.join(failed)} (the run failed; its output is above)")
     results = [result for found in rounds for result in found.values()]
@@ -643,6 +651,13 @@ def headline_ratio(found: dict[str, Result]) -> float | None:
     if sabai is None or bare is None or not bare.rate:
         return None
     return sabai.rate / bare.rate
+
+
+def ceiling_ratio(found: dict[str, Result]) -> float | None:
+    replay, bare = found.get("replay"), found.get("bare")
+    if replay is None or bare is None or not bare.rate:
+        return None
+    return replay.rate / bare.rate
 
 
 def median_run(runs: list[Result]) -> Result:
@@ -662,12 +677,12 @@ def ratios(found: dict[str, Result], brief: bool) -> str:
             f"ratio Sabai/bare (updates/s): {ratio:.2f}"
             + ("" if brief else f", {verdict} the target ≥ {TARGET_RATIO}")
         )
-        bare = found["bare"]
-        if replay is not None and sabai is not None and not brief:
+        ceiling = ceiling_ratio(found)
+        if replay is not None and sabai is not None and ceiling is not None:
             lines.append(
-                f"ratio replies-only/bare: {replay.rate / bare.rate:.2f} (the most any bot "
-                "sending Sabai's replies could reach); "
-                f"Sabai/replies-only: {sabai.rate / replay.rate:.2f}"
+                f"ratio replies-only/bare: {ceiling:.2f}"
+                + ("" if brief else " (the most any bot sending Sabai's replies could reach)")
+                + f"; Sabai/replies-only: {sabai.rate / replay.rate:.2f}"
             )
     if sabai is not None and tuned is not None and tuned.rate:
         lines.append(
