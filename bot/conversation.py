@@ -403,7 +403,7 @@ class Conversation:
             raise Expired(lang)
         was_onboarded = self.onboarded
         previous = self.resident.language if self.resident else None
-        self.resident = await self.residents.begin(self.user, lang, self.resident)
+        self.resident = self.residents.begin(self.user, lang, self.resident)
         self.resident.awaiting = None
         done = Screen(
             self.t("language.set", name=self.ctx.catalog.raw(lang, LANGUAGE_LABELS[lang]))

@@ -26,7 +26,7 @@ class ResidentService:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def begin(self, user: TelegramUser, language: str, known: Resident | None) -> Resident:
+    def begin(self, user: TelegramUser, language: str, known: Resident | None) -> Resident:
         """Create (or re-use) the resident row when they choose a language.
 
         `known` is the caller's lookup of this person in the same session (None: no row);
