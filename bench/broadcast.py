@@ -35,11 +35,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.db import create_engine, session_factory, upgrade
-from bot.outbox import Job, Payload, Recipient, enqueue_for_recipients
-from bot.rate_limit import MemoryRateLimiter, RateLimiter, RateLimits, RedisRateLimiter
-from bot.sender import OutgoingMessage, Sender, SenderConfig, SendResult
-from bot.telegram_transport import AiogramTransport
+from bot.channels.telegram.transport import AiogramTransport
+from bot.core.db import create_engine, session_factory, upgrade
+from bot.delivery.outbox import Job, Payload, Recipient, enqueue_for_recipients
+from bot.delivery.rate_limit import MemoryRateLimiter, RateLimiter, RateLimits, RedisRateLimiter
+from bot.delivery.sender import OutgoingMessage, Sender, SenderConfig, SendResult
 
 TEXT = {
     "bn": Payload("<b>সতর্কতা</b>: আগামীকাল ভারী বৃষ্টির সম্ভাবনা। নিরাপদ আশ্রয়ের তথ্য দেখুন।"),
@@ -88,8 +88,8 @@ async def enqueue(url: str, count: int) -> float:
 
 
 async def rate_phase(args: argparse.Namespace, directory: Path) -> None:
-    from bot.bot_client import emulator_token, make_bot
-    from bot.emulator import Emulator, EmulatorServer
+    from bot.channels.telegram.client import emulator_token, make_bot
+    from bot.devtools.emulator import Emulator, EmulatorServer
 
     count = int(args.cap * args.duration * 1.1) + 100  # never runs dry within the window
     url = await fresh_database(directory, "rate.db")
@@ -160,8 +160,8 @@ async def drain_instant(url: str) -> tuple[int, float]:
 
 async def drain_phase(args: argparse.Namespace, directory: Path) -> None:
     # Imported here so the RSS child process holds only what a sender process needs.
-    from bot.bot_client import emulator_token, make_bot
-    from bot.emulator import Emulator, EmulatorServer
+    from bot.channels.telegram.client import emulator_token, make_bot
+    from bot.devtools.emulator import Emulator, EmulatorServer
 
     url = await fresh_database(directory, "drain.db")
     took = await enqueue(url, args.drain_recipients)

@@ -35,11 +35,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.area_import import import_areas
-from bot.db import create_engine, session_factory, upgrade
-from bot.events import EventKind
-from bot.models import Area, AreaPopulation, Event, Resident
-from bot.reach_models import Attendance
+from bot.areas.importer import import_areas
+from bot.areas.models import Area, AreaPopulation
+from bot.core.db import create_engine, session_factory, upgrade
+from bot.reach.models import Attendance
+from bot.residents.events import EventKind
+from bot.residents.models import Event, Resident
 
 DIVISION = "60"  # Sylhet
 BENCH_DIR = Path(__file__).resolve().parent.parent / "var" / "bench"
@@ -257,10 +258,10 @@ async def main() -> int:
 
 
 async def measure(sessions: async_sessionmaker[AsyncSession], repeat: int) -> int:
-    from bot.areas import load_index
-    from bot.missing import missing_report
-    from bot.reach import Period, reach_report
-    from bot.reach_activity import refresh
+    from bot.areas.tree import load_index
+    from bot.reach.activity import refresh
+    from bot.reach.missing import missing_report
+    from bot.reach.report import Period, reach_report
 
     period = Period.ending(NOW, days=30, tz=TZ)
     async with sessions() as session:

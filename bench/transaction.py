@@ -28,8 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import Table, insert, select, update
 
-from bot.db import create_engine, session_factory, upgrade
-from bot.models import Event, Resident, utcnow
+from bot.core.base import utcnow
+from bot.core.db import create_engine, session_factory, upgrade
+from bot.residents.models import Event, Resident
 
 RESIDENTS = 2_000
 EVENTS = cast(Table, Event.__table__)

@@ -69,8 +69,8 @@ from aiogram.types import BotCommandScopeChat, CallbackQuery, Message, Update
 
 # Only what every bot needs: the bare and replies-only processes never import Sabai itself
 # (its modules would be objects their garbage collector walks).
-from bot.bot_client import EMULATOR_BOT_ID, emulator_token, make_bot
-from bot.emulator import Emulator, EmulatorServer
+from bot.channels.telegram.client import EMULATOR_BOT_ID, emulator_token, make_bot
+from bot.devtools.emulator import Emulator, EmulatorServer
 
 TARGET_RATIO = 0.5
 UPDATE_TIMEOUT = 60.0  # seconds one update may take before the resident gives up
@@ -396,9 +396,9 @@ async def run_sabai(
     """Measure Sabai; return the result and how many residents reached consent."""
     from sqlalchemy import func, select
 
-    from bot.app import build_app
-    from bot.config import Settings
-    from bot.models import Resident
+    from bot.core.config import Settings
+    from bot.residents.models import Resident
+    from bot.wiring.app import build_app
 
     emulator = Emulator(bot_id=EMULATOR_BOT_ID)
     timing = Timing()
@@ -454,7 +454,7 @@ async def run_bare(scripts: list[list[Step]], first_id: int, settle: bool = Fals
         bot = make_bot(emulator_token(), server.base_url)
         settings: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
         if settle:
-            from bot import heap
+            from bot.wiring import heap
 
             settings = heap.settled()
         try:
@@ -536,7 +536,7 @@ async def measure_one(args: argparse.Namespace) -> int:
     elif args.worker == "bare":
         result = await run_bare([bare_script(s) for s in scripts], first_id)
     else:
-        # The same echo bot with the collector settings Sabai gives itself (bot/heap.py):
+        # The same echo bot with the collector settings Sabai gives itself (bot/wiring/heap.py):
         # shows how much of the comparison is Python's collector rather than the bots.
         result = await run_bare([bare_script(s) for s in scripts], first_id, settle=True)
     (state / f"{args.worker}.json").write_text(json.dumps(dataclasses.asdict(result)))
@@ -569,7 +569,7 @@ def run_in_own_process(
         if args.only is None and not args.no_replay:
             command.append("--record")
     if name == "replay":
-        from bot.config import Settings  # here, in the parent: the replay process stays lean
+        from bot.core.config import Settings  # here, in the parent: the replay process stays lean
 
         # As run_sabai's settings have it.
         command += ["--concurrency", str(Settings.max_concurrent_updates)]

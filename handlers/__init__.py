@@ -5,12 +5,12 @@ from __future__ import annotations
 from aiogram import Dispatcher
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.alert_compose import PREFIX as ALERT_PREFIX
-from bot.callback_sign import SignerSource
-from bot.config import Settings
-from bot.conversation import Context
-from bot.i18n import LANGUAGES
-from bot.lessons import Library
+from bot.alerts.compose import PREFIX as ALERT_PREFIX
+from bot.core.callback_sign import SignerSource
+from bot.core.config import Settings
+from bot.core.i18n import LANGUAGES
+from bot.lessons.catalog import Library
+from bot.residents.conversation import Context
 from handlers import (
     alerts,
     community,

@@ -1,7 +1,7 @@
 """Alerts in chat: coordinators compose, confirm and cancel; residents tap "got it", pick topics.
 
 Two routers, both included before the residents' router:
-- `build_router` (coordinators): /alert starts the guided composition (bot/alert_compose.py),
+- `build_router` (coordinators): /alert starts the guided composition (bot/alerts/compose.py),
   /alerts lists recent alerts with cancel buttons, typed text answers the step waiting for it.
   Its buttons are signed and the coordinator's scope is checked again when an alert is queued
   or cancelled. Only people holding the coordinator role reach it; anyone else's /alert falls
@@ -21,9 +21,9 @@ from aiogram.filters import Command, Filter, or_f
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.alert_compose import PREFIX, Composer, Outcome, list_text, waiting_for_text
-from bot.alert_progress import Edit, confirmation_screen
-from bot.alerts import (
+from bot.alerts.compose import PREFIX, Composer, Outcome, list_text, waiting_for_text
+from bot.alerts.progress import Edit, confirmation_screen
+from bot.alerts.service import (
     TOPICS,
     TOPICS_PREFIX,
     AlertError,
@@ -36,12 +36,12 @@ from bot.alerts import (
     topics_off,
     topics_screen,
 )
-from bot.callback_sign import BadSignature, CallbackSigner, SignerSource
-from bot.conversation import Conversation
-from bot.pushes import QuietHours
-from bot.roles import Role, Staff
-from bot.screens import Option, Reply, Screen, compact
-from bot.staff_language import staff_language
+from bot.core.callback_sign import BadSignature, CallbackSigner, SignerSource
+from bot.core.screens import Option, Reply, Screen, compact
+from bot.lessons.pushes import QuietHours
+from bot.residents.conversation import Conversation
+from bot.staff.language import staff_language
+from bot.staff.roles import Role, Staff
 from handlers.filters import private_chat, private_tap, when
 from handlers.render import respond, respond_to_button, signed_keyboard
 from handlers.roles_filter import HasRole, session_of
@@ -275,7 +275,7 @@ async def _cancel(
 
 
 def progress_editor(bot: Bot, signer_source: SignerSource) -> Edit:
-    """An `Edit` for bot/alert_progress.py: edits a coordinator's message with signed buttons."""
+    """An `Edit` for bot/alerts/progress.py: edits a coordinator's message with signed buttons."""
 
     async def edit(chat_id: int, message_id: int, screen: Screen) -> bool:
         signer = await signer_source.get()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiogram import Bot
 from aiogram.types import BotCommand, BotCommandScopeChat
 
-from bot.i18n import Catalog
+from bot.core.i18n import Catalog
 
 COMMAND_ORDER = (
     "start",

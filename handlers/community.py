@@ -12,7 +12,9 @@ from aiogram import F, Router
 from aiogram.filters import Command, Filter
 from aiogram.types import CallbackQuery, Message, TelegramObject
 
-from bot.community import (
+from bot.core.screens import Reply, Screen
+from bot.reach.suppression import DEFAULT_K, Suppressor
+from bot.residents.community import (
     FEEDBACK_AWAITING,
     PROFILE_PREFIX,
     apply_profile_choice,
@@ -24,9 +26,7 @@ from bot.community import (
     profile_gender_screen,
     save_feedback,
 )
-from bot.conversation import Conversation
-from bot.screens import Reply, Screen
-from bot.suppression import DEFAULT_K, Suppressor
+from bot.residents.conversation import Conversation
 from handlers.filters import private_chat, private_tap, when
 from handlers.render import respond, respond_to_button
 

@@ -12,12 +12,12 @@ from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, Message
 
-from bot.conversation import Conversation
-from bot.models import utcnow
-from bot.reach_chat import ChatReport, find_area, missing_chat, reach_chat
-from bot.roles import Role, Staff
-from bot.staff_language import staff_language
-from bot.suppression import DEFAULT_K, Suppressor
+from bot.core.base import utcnow
+from bot.reach.chat import ChatReport, find_area, missing_chat, reach_chat
+from bot.reach.suppression import DEFAULT_K, Suppressor
+from bot.residents.conversation import Conversation
+from bot.staff.language import staff_language
+from bot.staff.roles import Role, Staff
 from handlers.filters import private_chat
 from handlers.roles_filter import HasRole
 

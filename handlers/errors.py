@@ -8,7 +8,7 @@ from aiogram import Bot, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import ErrorEvent
 
-from bot.i18n import Catalog
+from bot.core.i18n import Catalog
 
 log = logging.getLogger("sabai.errors")
 

@@ -14,11 +14,11 @@ from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, CommandStart, Filter
 from aiogram.types import CallbackQuery, Message
 
-from bot.conversation import Conversation, Expired
-from bot.events import EventKind, record
-from bot.groups import START_PREFIX, join_reply
-from bot.lesson_flow import PREFIX, LessonFlow
-from bot.lessons import Library
+from bot.lessons.catalog import Library
+from bot.lessons.flow import PREFIX, LessonFlow
+from bot.lessons.groups import START_PREFIX, join_reply
+from bot.residents.conversation import Conversation, Expired
+from bot.residents.events import EventKind, record
 from handlers.filters import private_chat, private_tap, when
 from handlers.render import respond, respond_to_button
 

@@ -13,10 +13,10 @@ from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.types import TelegramObject, Update, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.conversation import Context, Conversation
-from bot.models import utcnow
-from bot.residents import TelegramUser
-from bot.update_sender import load_sender
+from bot.core.base import utcnow
+from bot.residents.conversation import Context, Conversation
+from bot.residents.sender_lookup import load_sender
+from bot.residents.service import TelegramUser
 
 log = logging.getLogger("sabai.updates")
 

@@ -7,7 +7,7 @@ from aiogram.enums import ChatType
 from aiogram.filters import Command
 from aiogram.types import Message
 
-from bot.i18n import Catalog
+from bot.core.i18n import Catalog
 from handlers.filters import when
 
 GROUPS = {ChatType.GROUP, ChatType.SUPERGROUP}

@@ -11,10 +11,10 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
-from bot.callback_sign import CallbackSigner
-from bot.conversation import Conversation
-from bot.i18n import Catalog
-from bot.screens import Reply, Screen, compact
+from bot.core.callback_sign import CallbackSigner
+from bot.core.i18n import Catalog
+from bot.core.screens import Reply, Screen, compact
+from bot.residents.conversation import Conversation
 from handlers.commands import sync_chat_commands
 
 log = logging.getLogger("sabai.render")

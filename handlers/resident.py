@@ -15,8 +15,8 @@ from aiogram.filters import (
 )
 from aiogram.types import CallbackQuery, ChatMemberUpdated, Message
 
-from bot.conversation import Conversation, Expired
-from bot.screens import Reply, Screen
+from bot.core.screens import Reply, Screen
+from bot.residents.conversation import Conversation, Expired
 from handlers.filters import private_chat, private_tap, when
 from handlers.render import respond, respond_to_button
 

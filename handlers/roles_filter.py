@@ -40,8 +40,8 @@ from aiogram.filters import Filter
 from aiogram.types import TelegramObject, User
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.callback_sign import SignerSource
-from bot.roles import RANK, Role, Staff, staff_of
+from bot.core.callback_sign import SignerSource
+from bot.staff.roles import RANK, Role, Staff, staff_of
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 

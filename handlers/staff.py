@@ -3,7 +3,7 @@
 Included before the residents' router. `/start inv-CODE` and `/whoami` are for anyone (an
 invitation works whether or not the person signed up as a resident); `/invite`, `/staff` and
 the revoke buttons only reach staff, through the role filter on the `staff_tools` router.
-Revoke buttons are signed (`bot.callback_sign`) and the admin's roles are checked again at tap
+Revoke buttons are signed (`bot.core.callback_sign`) and the admin's roles are checked again at tap
 time, so a forged, someone else's or stale button gets "this button has expired".
 """
 
@@ -16,9 +16,9 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import CallbackQuery, Message
 
-from bot.callback_sign import BadSignature, CallbackSigner
-from bot.conversation import Conversation
-from bot.invitations import (
+from bot.core.callback_sign import BadSignature, CallbackSigner
+from bot.residents.conversation import Conversation
+from bot.staff.invitations import (
     DEFAULT_TTL,
     START_PREFIX,
     InvitationRefused,
@@ -26,7 +26,9 @@ from bot.invitations import (
     parse_duration,
     redeem,
 )
-from bot.roles import (
+from bot.staff.language import StaffWords
+from bot.staff.listing import REVOKE, holder_of, staff_screen
+from bot.staff.roles import (
     NATIONAL,
     BadScope,
     NotAllowed,
@@ -39,8 +41,6 @@ from bot.roles import (
     parse_role,
     revoke_grant,
 )
-from bot.staff_language import StaffWords
-from bot.staff_list import REVOKE, holder_of, staff_screen
 from handlers.filters import private_chat, private_tap, when
 from handlers.render import signed_keyboard
 from handlers.roles_filter import HasRole, StaffLookup

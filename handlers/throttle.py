@@ -24,7 +24,7 @@ from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import TelegramObject, Update, User
 
-from bot.i18n import Catalog
+from bot.core.i18n import Catalog
 
 log = logging.getLogger("sabai.throttle")
 

@@ -19,10 +19,12 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.areas import AreaService
-from bot.callback_sign import BadSignature, CallbackSigner
-from bot.conversation import Conversation
-from bot.courses import (
+from bot.areas.tree import AreaService
+from bot.core.base import utcnow
+from bot.core.callback_sign import BadSignature, CallbackSigner
+from bot.core.i18n import is_plain_number, localize_digits
+from bot.lessons.catalog import Library
+from bot.lessons.courses import (
     MAX_EVERY_DAYS,
     MAX_LESSONS,
     Schedule,
@@ -30,13 +32,11 @@ from bot.courses import (
     parse_hhmm,
     settle_course,
 )
-from bot.groups import START_PREFIX, create_group, group_by_code, groups_of
-from bot.i18n import is_plain_number, localize_digits
-from bot.lessons import Library
-from bot.models import utcnow
-from bot.pushes import QuietHours, Settled, Settlement, Target, draft_push, settle_push
-from bot.roles import Role, Staff
-from bot.staff_language import StaffWords
+from bot.lessons.groups import START_PREFIX, create_group, group_by_code, groups_of
+from bot.lessons.pushes import QuietHours, Settled, Settlement, Target, draft_push, settle_push
+from bot.residents.conversation import Conversation
+from bot.staff.language import StaffWords
+from bot.staff.roles import Role, Staff
 from handlers.filters import private_chat, when
 from handlers.roles_filter import HasRole
 

@@ -15,14 +15,14 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
-from bot.assisted import AGE_BANDS, GENDERS, PHONE_ACCESS, AssistedPerson, register_person
-from bot.callback_sign import BadSignature, CallbackSigner
-from bot.conversation import Conversation
-from bot.i18n import LANGUAGES
-from bot.reach import area_info
-from bot.reach_chat import find_area
-from bot.roles import Role, Staff
-from bot.staff_language import staff_language
+from bot.core.callback_sign import BadSignature, CallbackSigner
+from bot.core.i18n import LANGUAGES
+from bot.reach.chat import find_area
+from bot.reach.report import area_info
+from bot.residents.assisted import AGE_BANDS, GENDERS, PHONE_ACCESS, AssistedPerson, register_person
+from bot.residents.conversation import Conversation
+from bot.staff.language import staff_language
+from bot.staff.roles import Role, Staff
 from handlers.filters import private_chat, when
 from handlers.roles_filter import HasRole
 

@@ -7,8 +7,8 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from bot.db import create_engine
-from bot.schema import metadata
+from bot.core.db import create_engine
+from bot.core.schema import metadata
 
 target_metadata = metadata()
 

@@ -1,6 +1,6 @@
-"""Make bot/data/bd/upazilas.min.json from the full upazilas.geojson (run once, by hand).
+"""Make bot/areas/data/bd/upazilas.min.json from the full upazilas.geojson (run once, by hand).
 
-    python scripts/simplify_upazilas.py SOURCE/upazilas.geojson bot/data/bd/upazilas.min.json
+    python scripts/simplify_upazilas.py SOURCE/upazilas.geojson bot/areas/data/bd/upazilas.min.json
 
 Douglas–Peucker with a tolerance of 0.004° (about 400 m: enough for a map a few hundred
 pixels wide), coordinates in thousandths of a degree, rings that collapse to under 4 points

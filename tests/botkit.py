@@ -11,11 +11,11 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.app import App, build_app
-from bot.bot_client import EMULATOR_BOT_ID, emulator_token
-from bot.config import Settings
-from bot.emulator import Emulator, EmulatorServer
-from bot.emulator.state import ChatMessage
+from bot.channels.telegram.client import EMULATOR_BOT_ID, emulator_token
+from bot.core.config import Settings
+from bot.devtools.emulator import Emulator, EmulatorServer
+from bot.devtools.emulator.state import ChatMessage
+from bot.wiring.app import App, build_app
 
 
 def test_settings(db_url: str, **overrides: Any) -> Settings:

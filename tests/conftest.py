@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.area_import import import_areas
-from bot.db import create_engine, session_factory, upgrade_sync
-from bot.schema import metadata
+from bot.areas.importer import import_areas
+from bot.core.db import create_engine, session_factory, upgrade_sync
+from bot.core.schema import metadata
 
 POSTGRES_URL = os.environ.get(
     "SABAI_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/sabai_test"

@@ -15,11 +15,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.bot_client import emulator_token, make_bot
-from bot.db import create_engine, session_factory
-from bot.rate_limit import MemoryRateLimiter, RateLimits
-from bot.sender import Sender, SenderConfig
-from bot.telegram_transport import AiogramTransport
+from bot.channels.telegram.client import emulator_token, make_bot
+from bot.channels.telegram.transport import AiogramTransport
+from bot.core.db import create_engine, session_factory
+from bot.delivery.rate_limit import MemoryRateLimiter, RateLimits
+from bot.delivery.sender import Sender, SenderConfig
 
 
 async def main(args: argparse.Namespace) -> None:

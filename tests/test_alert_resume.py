@@ -8,11 +8,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.alert_models import Alert
-from bot.alerts import QUEUED, QUEUEING, resume_queueing
-from bot.i18n import Catalog
-from bot.models import Resident, utcnow
-from bot.outbox import OUTBOX
+from bot.alerts.models import Alert
+from bot.alerts.service import QUEUED, QUEUEING, resume_queueing
+from bot.core.base import utcnow
+from bot.core.i18n import Catalog
+from bot.delivery.outbox import OUTBOX
+from bot.residents.models import Resident
 
 KULAURA = "605865"
 

@@ -10,20 +10,21 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import cli_alerts
-from bot.alert_models import Alert, AlertAck, ResidentTopic
-from bot.alert_progress import update_progress
-from bot.alerts import alert_status
-from bot.audit import audit_entries
-from bot.callback_sign import SignerSource
-from bot.cli import _parser
-from bot.events import EventKind
-from bot.models import Event, Resident, utcnow
-from bot.outbox import OUTBOX
-from bot.rate_limit import MemoryRateLimiter, RateLimits
-from bot.roles import Role, grant_role
-from bot.sender import Sender, SenderConfig
-from bot.telegram_transport import AiogramTransport
+from bot.alerts.models import Alert, AlertAck, ResidentTopic
+from bot.alerts.progress import update_progress
+from bot.alerts.service import alert_status
+from bot.channels.telegram.transport import AiogramTransport
+from bot.cli import alerts as cli_alerts
+from bot.cli.main import _parser
+from bot.core.base import utcnow
+from bot.core.callback_sign import SignerSource
+from bot.delivery.outbox import OUTBOX
+from bot.delivery.rate_limit import MemoryRateLimiter, RateLimits
+from bot.delivery.sender import Sender, SenderConfig
+from bot.residents.events import EventKind
+from bot.residents.models import Event, Resident
+from bot.staff.audit import audit_entries
+from bot.staff.roles import Role, grant_role
 from handlers.alerts import progress_editor
 from tests.botkit import Harness, Person, running_bot
 from tests.botkit import test_settings as settings_for

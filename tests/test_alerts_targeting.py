@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.alert_models import ResidentTopic
-from bot.alerts import (
+from bot.alerts.models import ResidentTopic
+from bot.alerts.service import (
     AlertError,
     AlertSpec,
     count_recipients,
@@ -20,11 +20,12 @@ from bot.alerts import (
     next_allowed_time,
     validate,
 )
-from bot.i18n import Catalog
-from bot.models import Resident, utcnow
-from bot.outbox import OUTBOX
-from bot.pushes import QuietHours
-from bot.residents import ResidentService
+from bot.core.base import utcnow
+from bot.core.i18n import Catalog
+from bot.delivery.outbox import OUTBOX
+from bot.lessons.pushes import QuietHours
+from bot.residents.models import Resident
+from bot.residents.service import ResidentService
 
 DHAKA = ZoneInfo("Asia/Dhaka")
 QUIET = QuietHours()
@@ -196,7 +197,7 @@ async def test_another_topic_reaches_those_who_turned_water_off(sessions: Sessio
 
 
 async def test_an_alert_outside_the_coordinators_scope_is_refused(sessions: Sessions) -> None:
-    from bot.roles import Grant, Role, Staff
+    from bot.staff.roles import Grant, Role, Staff
 
     staff = Staff(1, "coord", None, (Grant(1, Role.COORDINATOR, KULAURA),))
     with pytest.raises(AlertError) as caught:

@@ -7,9 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.area_import import data_dir, read_areas, read_population
-from bot.area_search import MAX_QUERY_CHARS, AreaIndex, AreaRecord
-from bot.areas import AreaService, AreaView, describe, display_name, load_index
+from bot.areas.importer import data_dir, read_areas, read_population
+from bot.areas.search import MAX_QUERY_CHARS, AreaIndex, AreaRecord
+from bot.areas.tree import AreaService, AreaView, describe, display_name, load_index
 
 MAULVIBAZAR = "6058"
 SUNAMGANJ = "6090"

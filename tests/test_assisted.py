@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import cli_reach
-from bot.assisted import AlreadyImported, ImportRejected, import_attendance
-from bot.models import Event, Resident
-from bot.reach import Period, reach_report
-from bot.reach_models import Attendance
-from bot.roles import Role, grant_role
+from bot.cli import reach as cli_reach
+from bot.reach.models import Attendance
+from bot.reach.report import Period, reach_report
+from bot.residents.assisted import AlreadyImported, ImportRejected, import_attendance
+from bot.residents.models import Event, Resident
+from bot.staff.roles import Role, grant_role
 from tests import botkit
 from tests.botkit import running_bot
 from tests.onboard import signed_up

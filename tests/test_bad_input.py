@@ -145,7 +145,7 @@ async def test_blocking_the_bot_marks_the_resident_unreachable(db_url: str) -> N
         await h.feed(h.emulator.bot_blocked_by(7008))
         from sqlalchemy import select
 
-        from bot.models import Resident
+        from bot.residents.models import Resident
 
         async with h.app.sessions() as session:
             row = await session.scalar(select(Resident).where(Resident.telegram_id == 7008))
@@ -155,7 +155,7 @@ async def test_blocking_the_bot_marks_the_resident_unreachable(db_url: str) -> N
 async def test_an_unexpected_failure_gets_a_polite_answer(
     db_url: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot.conversation import Conversation
+    from bot.residents.conversation import Conversation
 
     async def explode(self: Conversation, raw: str) -> None:
         raise RuntimeError("database on fire")
@@ -178,7 +178,7 @@ async def test_a_tap_from_someone_who_blocked_the_bot_is_not_an_error(
 ) -> None:
     from sqlalchemy import select
 
-    from bot.models import Resident
+    from bot.residents.models import Resident
 
     async with running_bot(db_url) as h:
         person = await signed_up(h, 7010)

@@ -12,7 +12,7 @@ from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter
 from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
 from aiohttp import web
 
-from bot.bot_client import emulator_token, make_bot
+from bot.channels.telegram.client import emulator_token, make_bot
 from tests.botkit import serving
 
 _MESSAGE = {

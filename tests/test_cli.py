@@ -11,9 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.emulator import EmulatorClient
+from bot.devtools.emulator import EmulatorClient
 
-SABAI = [sys.executable, "-m", "bot.cli"]
+SABAI = [sys.executable, "-m", "bot.cli.main"]
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:

@@ -8,14 +8,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.alert_models import Alert
-from bot.alerts import AlertSpec, cancel_alert, create_alert
-from bot.community import recent_feedback
-from bot.events import EventKind
-from bot.i18n import BENGALI_DIGITS
-from bot.models import Event, Resident, utcnow
-from bot.pushes import QuietHours
-from bot.reach_models import Feedback
+from bot.alerts.models import Alert
+from bot.alerts.service import AlertSpec, cancel_alert, create_alert
+from bot.core.base import utcnow
+from bot.core.i18n import BENGALI_DIGITS
+from bot.lessons.pushes import QuietHours
+from bot.reach.models import Feedback
+from bot.residents.community import recent_feedback
+from bot.residents.events import EventKind
+from bot.residents.models import Event, Resident
 from tests.botkit import Harness, running_bot
 from tests.onboard import signed_up
 from tests.test_alerts import DHAKA, SREEMANGAL_UNION, drain, move

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import TELEGRAM_API, ConfigError, load_settings
+from bot.core.config import TELEGRAM_API, ConfigError, load_settings
 
 
 def test_defaults_run_offline_on_sqlite() -> None:

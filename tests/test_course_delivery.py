@@ -8,12 +8,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.courses import ACTIVE, FINISHED, deliver_step
-from bot.lesson_models import Course, LessonProgress
-from bot.lessons import Library
-from bot.models import Resident, utcnow
-from bot.outbox import OUTBOX
-from bot.scheduler import _current, build_scheduler, reconcile, schedule_course, sync_url
+from bot.core.base import utcnow
+from bot.delivery.outbox import OUTBOX
+from bot.lessons.catalog import Library
+from bot.lessons.courses import ACTIVE, FINISHED, deliver_step
+from bot.lessons.models import Course, LessonProgress
+from bot.residents.models import Resident
+from bot.wiring.scheduler import _current, build_scheduler, reconcile, schedule_course, sync_url
 from tests import botkit
 from tests.botkit import Harness, running_bot
 from tests.onboard import signed_up

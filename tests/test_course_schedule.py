@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.courses import Schedule, next_delivery, parse_hhmm
-from bot.pushes import QuietHours, out_of_quiet
+from bot.lessons.courses import Schedule, next_delivery, parse_hhmm
+from bot.lessons.pushes import QuietHours, out_of_quiet
 
 DHAKA = ZoneInfo("Asia/Dhaka")  # UTC+6, no daylight saving
 QUIET = QuietHours(time(21, 0), time(8, 0))

@@ -6,11 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.digest import is_due, week_of, weekly_digest_job
-from bot.i18n import Catalog
-from bot.models import Resident, new_pseudonym
-from bot.reach_models import Feedback
-from bot.roles import Role, grant_role
+from bot.core.base import new_pseudonym
+from bot.core.i18n import Catalog
+from bot.reach.digest import is_due, week_of, weekly_digest_job
+from bot.reach.models import Feedback
+from bot.residents.models import Resident
+from bot.staff.roles import Role, grant_role
 from tests.test_reach import TZ, person
 
 MONDAY_9 = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)  # Monday 09:00 in Dhaka

@@ -6,7 +6,7 @@ import gc
 
 from aiogram.dispatcher.event.handler import CallableObject
 
-from bot import heap
+from bot.wiring import heap
 from tests.botkit import running_bot
 
 

@@ -34,7 +34,7 @@ from aiogram.types import (
 )
 from aiohttp import web
 
-from bot.emulator import Emulator, EmulatorError, EmulatorServer
+from bot.devtools.emulator import Emulator, EmulatorError, EmulatorServer
 from tests.botkit import serving
 
 TOKEN = "123456789:" + "A" * 35

@@ -13,7 +13,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramForbiddenError, TelegramRetryAfter
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
-from bot.emulator import EmulatorClient, EmulatorError, EmulatorServer, UnknownObjectError
+from bot.devtools.emulator import EmulatorClient, EmulatorError, EmulatorServer, UnknownObjectError
 
 TOKEN = "987654:" + "c" * 35
 USER = 9

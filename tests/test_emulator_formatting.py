@@ -11,10 +11,10 @@ from aiohttp import ClientSession, FormData
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.emulator import ApiError, Emulator, EmulatorServer
-from bot.emulator.entities import entities_to_html, parse_text
-from bot.emulator.html_entities import parse_html, utf16_len
-from bot.emulator.spec import load_spec
+from bot.devtools.emulator import ApiError, Emulator, EmulatorServer
+from bot.devtools.emulator.entities import entities_to_html, parse_text
+from bot.devtools.emulator.html_entities import parse_html, utf16_len
+from bot.devtools.emulator.spec import load_spec
 
 TOKEN = "42:" + "b" * 35
 

@@ -18,8 +18,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from bot.callback_sign import CallbackSigner, load_secret
-from bot.roles import Role, grant_role
+from bot.core.callback_sign import CallbackSigner, load_secret
+from bot.staff.roles import Role, grant_role
 from handlers.throttle import ThrottleMiddleware
 from tests.botkit import Harness, running_bot
 from tests.onboard import signed_up

@@ -9,16 +9,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.audit import audit_entries
-from bot.events import EventKind
-from bot.lesson_models import LessonPush
-from bot.models import Event, Resident, utcnow
-from bot.outbox import OUTBOX
-from bot.pushes import cancel_draft, claim_draft, draft_of
-from bot.rate_limit import MemoryRateLimiter, RateLimits
-from bot.roles import Role, grant_role
-from bot.sender import Sender, SenderConfig
-from bot.telegram_transport import AiogramTransport
+from bot.channels.telegram.transport import AiogramTransport
+from bot.core.base import utcnow
+from bot.delivery.outbox import OUTBOX
+from bot.delivery.rate_limit import MemoryRateLimiter, RateLimits
+from bot.delivery.sender import Sender, SenderConfig
+from bot.lessons.models import LessonPush
+from bot.lessons.pushes import cancel_draft, claim_draft, draft_of
+from bot.residents.events import EventKind
+from bot.residents.models import Event, Resident
+from bot.staff.audit import audit_entries
+from bot.staff.roles import Role, grant_role
 from tests.botkit import Harness, Person, running_bot
 from tests.onboard import signed_up
 

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.audit import Act, audit_entries
-from bot.invitations import (
+from bot.staff.audit import Act, audit_entries
+from bot.staff.invitations import (
     GuardPolicy,
     GuardState,
     InvitationRefused,
@@ -22,8 +22,8 @@ from bot.invitations import (
     parse_duration,
     redeem,
 )
-from bot.roles import NotAllowed, Role, grant_role, staff_of
-from bot.staff_models import Invitation, InviteAttempts
+from bot.staff.models import Invitation, InviteAttempts
+from bot.staff.roles import NotAllowed, Role, grant_role, staff_of
 from tests.botkit import running_bot
 from tests.onboard import signed_up
 

@@ -6,9 +6,9 @@ import io
 import shutil
 from pathlib import Path
 
-from bot.content_check import check_all
-from bot.lesson_check import check_lessons, report
-from bot.lessons import LESSONS_DIR, Library, load_library, parse_lesson
+from bot.core.content_check import check_all
+from bot.lessons.catalog import LESSONS_DIR, Library, load_library, parse_lesson
+from bot.lessons.check import check_lessons, report
 
 BROKEN = Path(__file__).parent / "fixtures" / "lessons_broken"
 SEED_TOPICS = {

@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.events import EventKind
-from bot.lesson_models import DONE, LessonProgress
-from bot.models import Event, Resident
+from bot.lessons.models import DONE, LessonProgress
+from bot.residents.events import EventKind
+from bot.residents.models import Event, Resident
 from tests.botkit import Harness, running_bot
 from tests.onboard import signed_up
 

@@ -6,7 +6,7 @@ import io
 import json
 import logging
 
-from bot.logging_setup import configure_logging
+from bot.core.logging_setup import configure_logging
 from tests.botkit import running_bot
 
 

@@ -13,8 +13,8 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
-from bot.db import MIGRATIONS_DIR, create_engine, upgrade_sync
-from bot.schema import metadata
+from bot.core.db import MIGRATIONS_DIR, create_engine, upgrade_sync
+from bot.core.schema import metadata
 
 
 def _config(url: str) -> Config:

@@ -11,15 +11,15 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.area_search import AreaIndex, AreaRecord
-from bot.areas import load_index
-from bot.events import EventKind
-from bot.i18n import Catalog
-from bot.missing import SIBLINGS, attributed, deployment_benchmark, missing_report
-from bot.reach import Period
-from bot.reach_chart import MAX_BYTES, Bar, coverage_image
-from bot.reach_render import TextRenderer, missing_csv, missing_document
-from bot.suppression import Suppressor
+from bot.areas.search import AreaIndex, AreaRecord
+from bot.areas.tree import load_index
+from bot.core.i18n import Catalog
+from bot.reach.chart import MAX_BYTES, Bar, coverage_image
+from bot.reach.missing import SIBLINGS, attributed, deployment_benchmark, missing_report
+from bot.reach.render import TextRenderer, missing_csv, missing_document
+from bot.reach.report import Period
+from bot.reach.suppression import Suppressor
+from bot.residents.events import EventKind
 from tests.test_reach import NOW, TZ, event, person
 
 # Registered residents per Maulvibazar upazila (population 2022 in the comment).
@@ -258,7 +258,7 @@ async def test_cli_json_schema(sessions: async_sessionmaker[AsyncSession], db_ur
     import argparse
     import io
 
-    from bot import cli_reach
+    from bot.cli import reach as cli_reach
     from tests.botkit import test_settings
 
     async with sessions() as session:
@@ -304,9 +304,9 @@ async def test_only_an_admin_covering_the_area_exports_unsuppressed_figures(
     import argparse
     import io
 
-    from bot import cli_reach
-    from bot.audit import Act, audit_entries
-    from bot.roles import Role, grant_role, staff_of
+    from bot.cli import reach as cli_reach
+    from bot.staff.audit import Act, audit_entries
+    from bot.staff.roles import Role, grant_role, staff_of
     from tests.botkit import test_settings
 
     async with sessions() as session:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.area_import import canonical_bangla
-from bot.models import Event, Resident
+from bot.areas.importer import canonical_bangla
+from bot.residents.models import Event, Resident
 from tests.botkit import running_bot
 
 KULAURA = canonical_bangla("কুলাউড়া")
@@ -227,8 +227,8 @@ async def test_changing_language_and_area_after_signing_up(db_url: str) -> None:
 async def test_menu_alerts_show_what_is_valid_for_the_area(db_url: str) -> None:
     from datetime import timedelta
 
-    from bot.alert_models import Alert
-    from bot.models import utcnow
+    from bot.alerts.models import Alert
+    from bot.core.base import utcnow
     from tests.onboard import signed_up
 
     async with running_bot(db_url) as h:

@@ -24,13 +24,13 @@ from aiogram import Bot
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import outbox
-from bot.bot_client import emulator_token, make_bot
-from bot.db import create_engine, session_factory
-from bot.emulator import Emulator, EmulatorServer
-from bot.events import EventKind
-from bot.models import Area, Event, Resident, utcnow
-from bot.outbox import (
+from bot.areas.models import Area
+from bot.channels.telegram.client import emulator_token, make_bot
+from bot.channels.telegram.transport import AiogramTransport
+from bot.core.base import utcnow
+from bot.core.db import create_engine, session_factory
+from bot.delivery import outbox
+from bot.delivery.outbox import (
     NORMAL,
     OUTBOX,
     PAYLOADS,
@@ -43,9 +43,11 @@ from bot.outbox import (
     enqueue_for_recipients,
     job_progress,
 )
-from bot.rate_limit import MemoryRateLimiter, RateLimits, RedisRateLimiter
-from bot.sender import OutgoingMessage, Sender, SenderConfig, SendResult
-from bot.telegram_transport import AiogramTransport
+from bot.delivery.rate_limit import MemoryRateLimiter, RateLimits, RedisRateLimiter
+from bot.delivery.sender import OutgoingMessage, Sender, SenderConfig, SendResult
+from bot.devtools.emulator import Emulator, EmulatorServer
+from bot.residents.events import EventKind
+from bot.residents.models import Event, Resident
 
 Sessions = async_sessionmaker[AsyncSession]
 FIRST_USER = 500_000

@@ -17,11 +17,8 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.assisted import AssistedPerson, register_person
-from bot.events import EventKind, record_for
-from bot.models import Event, Resident, new_pseudonym
-from bot.reach import Figures, Period, figures_by_group, reach_report
-from bot.reach_activity import (
+from bot.core.base import new_pseudonym
+from bot.reach.activity import (
     EPOCH_DAYS,
     _Row,
     day_number,
@@ -32,10 +29,14 @@ from bot.reach_activity import (
     masks,
     refresh,
 )
-from bot.reach_models import ReachActionDay, ReachState
-from bot.reach_render import reach_csv, reach_document
-from bot.residents import ResidentService
-from bot.suppression import Suppressor
+from bot.reach.models import ReachActionDay, ReachState
+from bot.reach.render import reach_csv, reach_document
+from bot.reach.report import Figures, Period, figures_by_group, reach_report
+from bot.reach.suppression import Suppressor
+from bot.residents.assisted import AssistedPerson, register_person
+from bot.residents.events import EventKind, record_for
+from bot.residents.models import Event, Resident
+from bot.residents.service import ResidentService
 
 NOW = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)  # noon in Dhaka
 TZ = ZoneInfo("Asia/Dhaka")
@@ -173,7 +174,7 @@ async def test_figures_roll_up_the_hierarchy(
 
 
 async def test_unknown_area_code(sessions: async_sessionmaker[AsyncSession]) -> None:
-    from bot.reach import UnknownArea
+    from bot.reach.report import UnknownArea
 
     async with sessions() as session:
         with pytest.raises(UnknownArea):
@@ -242,8 +243,8 @@ async def test_rollup_agrees_with_the_event_log(
     """
     async with sessions() as session:
         await session.execute(delete(Resident))
-        from bot.models import Event
-        from bot.reach_models import ReachActionDay, ReachState
+        from bot.reach.models import ReachActionDay, ReachState
+        from bot.residents.models import Event
 
         await session.execute(delete(Event))
         await session.execute(delete(ReachState))
@@ -412,8 +413,8 @@ async def test_reach_outputs_suppress_small_counts(
 async def test_reach_text_in_bangla_uses_bengali_digits(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    from bot.i18n import Catalog
-    from bot.reach_render import TextRenderer
+    from bot.core.i18n import Catalog
+    from bot.reach.render import TextRenderer
 
     async with sessions() as session:
         await plant(session)

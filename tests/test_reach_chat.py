@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.roles import Role, grant_role
+from bot.staff.roles import Role, grant_role
 from tests.botkit import running_bot
 from tests.onboard import signed_up
 from tests.test_reach import person

@@ -12,10 +12,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.audit import Act, audit_entries
-from bot.events import EventKind
-from bot.models import Event
-from bot.retention import (
+from bot.reach.retention import (
     ENGAGED,
     REACH_GROUPS,
     REACHED,
@@ -27,6 +24,9 @@ from bot.retention import (
     purge_old_events,
     purge_windows,
 )
+from bot.residents.events import EventKind
+from bot.residents.models import Event
+from bot.staff.audit import Act, audit_entries
 
 DHAKA = ZoneInfo("Asia/Dhaka")
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)

@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.audit import Act, audit_entries, record_audit
-from bot.callback_sign import (
+from bot.core.callback_sign import (
     MAX_CALLBACK_BYTES,
     BadSignature,
     CallbackSigner,
@@ -16,7 +15,9 @@ from bot.callback_sign import (
     sign,
     verify,
 )
-from bot.roles import (
+from bot.staff.audit import Act, audit_entries, record_audit
+from bot.staff.listing import managed_staff
+from bot.staff.roles import (
     BadScope,
     Grant,
     NotAllowed,
@@ -33,7 +34,6 @@ from bot.roles import (
     staff_of,
     staff_scope,
 )
-from bot.staff_list import managed_staff
 
 SYLHET, MAULVIBAZAR, SUNAMGANJ, KULAURA, KULAURA_UNION = "60", "6058", "6090", "605865", "60586565"
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import cli_staff
-from bot.cli import _parser
-from bot.invitations import redeem
-from bot.roles import Role, staff_of
+from bot.cli import staff as cli_staff
+from bot.cli.main import _parser
+from bot.staff.invitations import redeem
+from bot.staff.roles import Role, staff_of
 from tests.botkit import test_settings as settings_for
 
 

@@ -16,19 +16,20 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bot.alert_models import Alert, AlertDraft
-from bot.alerts import AlertSpec, create_alert
-from bot.audit import Act, audit_entries
-from bot.callback_sign import CallbackSigner, load_secret
-from bot.courses import Schedule, draft_course, parse_hhmm
-from bot.groups import groups_of
-from bot.i18n import LANGUAGES, Catalog
-from bot.lesson_models import Course, LessonPush
-from bot.models import Resident, utcnow
-from bot.outbox import OUTBOX
-from bot.pushes import QuietHours, Target, draft_push
-from bot.roles import Role, grant_by_id, grant_role, staff_of
-from bot.staff_models import Invitation
+from bot.alerts.models import Alert, AlertDraft
+from bot.alerts.service import AlertSpec, create_alert
+from bot.core.base import utcnow
+from bot.core.callback_sign import CallbackSigner, load_secret
+from bot.core.i18n import LANGUAGES, Catalog
+from bot.delivery.outbox import OUTBOX
+from bot.lessons.courses import Schedule, draft_course, parse_hhmm
+from bot.lessons.groups import groups_of
+from bot.lessons.models import Course, LessonPush
+from bot.lessons.pushes import QuietHours, Target, draft_push
+from bot.residents.models import Resident
+from bot.staff.audit import Act, audit_entries
+from bot.staff.models import Invitation
+from bot.staff.roles import Role, grant_by_id, grant_role, staff_of
 from tests.botkit import Harness, Person, running_bot
 from tests.onboard import signed_up
 

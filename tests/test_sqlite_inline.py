@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.db import create_engine
+from bot.core.db import create_engine
 
 
 @asynccontextmanager

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.i18n import Catalog
-from bot.staff_language import reply_language
+from bot.core.i18n import Catalog
+from bot.staff.language import reply_language
 
 CATALOG = Catalog.load()
 

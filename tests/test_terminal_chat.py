@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TextIO, cast
 
-from bot.app import build_app
-from bot.bot_client import EMULATOR_BOT_ID, emulator_token
-from bot.emulator import Emulator, EmulatorServer
-from bot.terminal_chat import Choice, display_width, render_choices, run_chat, wrap_spans
+from bot.channels.telegram.client import EMULATOR_BOT_ID, emulator_token
+from bot.devtools.emulator import Emulator, EmulatorServer
+from bot.devtools.terminal_chat import Choice, display_width, render_choices, run_chat, wrap_spans
+from bot.wiring.app import build_app
 from tests import botkit
 
 USER_ID = 100_001

@@ -8,7 +8,7 @@ import pytest
 from aiogram.types import TelegramObject, User
 from sqlalchemy import event
 
-from bot.i18n import Catalog
+from bot.core.i18n import Catalog
 from handlers.throttle import DEFAULT_LIMIT, SWEEP_EVERY, ThrottleMiddleware
 from tests.botkit import running_bot
 

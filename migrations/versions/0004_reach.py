@@ -24,7 +24,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("age_band", sa.String(length=8), nullable=True))
         batch_op.add_column(sa.Column("phone_access", sa.String(length=8), nullable=True))
         batch_op.add_column(sa.Column("registered_by", sa.String(length=32), nullable=True))
-        # The activity rollup (bot/reach_activity.py); filled from the event log on first use.
+        # The activity rollup (bot/reach/activity.py); filled from the event log on first use.
         batch_op.add_column(sa.Column("activity_epoch", sa.Integer(), nullable=True))
         for name in ("reached_days", "engaged_days", "reached_days_before", "engaged_days_before"):
             batch_op.add_column(

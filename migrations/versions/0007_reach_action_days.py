@@ -17,7 +17,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    # Filled from the event log by the next report's refresh (bot/reach_activity.py): its
+    # Filled from the event log by the next report's refresh (bot/reach/activity.py): its
     # watermark `action_event_id` is not set yet, so it starts from the first event.
     op.create_table(
         "reach_action_days",

@@ -1,0 +1,1 @@
+"""Public-service alerts: composing, targeting, queueing, progress and "got it"."""

@@ -1,0 +1,1 @@
+"""Areas: the administrative hierarchy, its census figures and the search residents type into."""

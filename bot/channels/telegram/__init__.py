@@ -1,0 +1,1 @@
+"""Telegram: the aiogram Bot client and the outbox transport that sends through it."""

@@ -1,0 +1,134 @@
+"""The `sabai` command: run the bot, migrate the database, import areas, run the emulator."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.cli import alerts as cli_alerts
+from bot.cli import reach as cli_reach
+from bot.cli import staff as cli_staff
+from bot.core.config import ConfigError, Settings, load_settings
+from bot.core.logging_setup import configure_logging
+
+log = logging.getLogger("sabai.cli")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sabai", description="Sabai civic messaging bot")
+    parser.add_argument(
+        "--config", type=Path, help="config file (default: SABAI_CONFIG or ./config.toml)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser(
+        "run", help="run the bot (long polling); with no token, offline with the emulator"
+    )
+    run.add_argument(
+        "--no-chat", action="store_true", help="with the emulator: do not open the terminal chat"
+    )
+
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply Alembic migrations")
+
+    areas = sub.add_parser("areas", help="the Bangladesh area hierarchy")
+    areas_sub = areas.add_subparsers(dest="areas_command", required=True)
+    areas_sub.add_parser("import", help="(re)load areas and census population; safe to repeat")
+
+    emulator = sub.add_parser("emulator", help="run only the local Bot API emulator")
+    emulator.add_argument("--host", default=None)
+    emulator.add_argument("--port", type=int, default=None)
+
+    chat = sub.add_parser("chat", help="talk to a running emulator's bot as a resident")
+    chat.add_argument("--url", default=None, help="emulator base URL (default: from config)")
+    chat.add_argument("--user-id", type=int, default=None)
+
+    content = sub.add_parser("content", help="lessons and strings")
+    content_sub = content.add_subparsers(dest="content_command", required=True)
+    content_sub.add_parser("check", help="validate every string file")
+    cli_staff.add_commands(sub)
+    cli_reach.add_commands(sub)
+    cli_alerts.add_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(f"sabai: configuration error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(_dispatch(args, settings))
+    except KeyboardInterrupt:
+        return 130
+    except ConfigError as exc:
+        print(f"sabai: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "run":
+        from bot.wiring.runner import run
+
+        return await run(settings, chat=not args.no_chat)
+    configure_logging(settings.log_level, secrets=[settings.bot_token or ""])
+    if args.command == "db":
+        from bot.core.db import upgrade
+
+        await upgrade(settings.database_url)
+        print(f"database is at the latest schema ({_safe_url(settings.database_url)})")
+        return 0
+    if args.command == "areas":
+        from bot.areas.importer import import_areas
+        from bot.wiring.app import prepare_database
+
+        engine, sessions = await prepare_database(settings)
+        try:
+            report = await import_areas(sessions)
+        finally:
+            await engine.dispose()
+        print(f"imported {report.areas} areas and {report.populations} population figures")
+        return 0
+    if args.command == "emulator":
+        from bot.devtools.emulator import serve
+
+        await serve(args.host or settings.emulator_host, args.port or settings.emulator_port)
+        return 0
+    if args.command == "chat":
+        from bot.channels.telegram.client import EMULATOR_BOT_ID
+        from bot.devtools.terminal_chat import run_chat
+
+        url = args.url or f"http://{settings.emulator_host}:{settings.emulator_port}"
+        await run_chat(url, user_id=args.user_id, bot_id=EMULATOR_BOT_ID)
+        return 0
+    if args.command == "content":
+        from bot.core.content_check import check_all
+
+        return check_all(sys.stdout)
+    if args.command in cli_staff.COMMANDS:
+        return await cli_staff.run(args, settings)
+    if args.command in cli_reach.COMMANDS:
+        return await cli_reach.run(args, settings)
+    if args.command in cli_alerts.COMMANDS:
+        return await cli_alerts.run(args, settings)
+    return 2
+
+
+def _safe_url(url: str) -> str:
+    """The database URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())

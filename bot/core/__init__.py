@@ -1,0 +1,1 @@
+"""Shared core: settings, database, schema, strings and locale, screens, logging."""

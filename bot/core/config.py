@@ -1,0 +1,188 @@
+"""Typed settings from config.toml plus environment overrides."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.core.db import PROJECT_DIR
+
+TELEGRAM_API = "https://api.telegram.org"
+LANGUAGES = ("bn", "en", "syl")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class ConfigError(Exception):
+    """The configuration is unusable; the message names the key or variable to fix."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    bot_token: str | None = field(repr=False)
+    telegram_api: str
+    database_url: str
+    polling_timeout: int = 30
+    max_concurrent_updates: int = 64
+    default_language: str = "bn"
+    timezone: str = "Asia/Dhaka"
+    emulator_host: str = "127.0.0.1"
+    emulator_port: int = 8081
+    log_level: str = "INFO"
+    small_count_k: int = 5
+    retention_days: int = 400
+    send_rate: float = 25.0
+    run_sender: bool = True
+    redis_url: str = field(default="", repr=False)
+    run_scheduler: bool = True
+    flood_updates: int = 20
+    flood_window_seconds: int = 10
+    # Signs staff buttons; from SABAI_CALLBACK_SECRET, else generated once and kept in the DB.
+    callback_secret: str | None = field(default=None, repr=False)
+    config_path: Path | None = None
+
+    @property
+    def uses_emulator(self) -> bool:
+        """True when no real Telegram is configured and the local emulator stands in."""
+        return self.bot_token is None
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+# Every key config.toml may hold; anything else is a typo that would otherwise be ignored.
+KNOWN_KEYS: Mapping[str, frozenset[str]] = {
+    "telegram": frozenset({"api_url", "polling_timeout", "max_concurrent_updates"}),
+    "database": frozenset({"url"}),
+    "locale": frozenset({"default_language", "timezone"}),
+    "emulator": frozenset({"host", "port"}),
+    "logging": frozenset({"level"}),
+    "privacy": frozenset({"small_count_k", "retention_days"}),
+    "sending": frozenset({"rate_per_second", "run_sender", "redis_url", "run_scheduler"}),
+    "limits": frozenset({"flood_updates", "flood_window_seconds"}),
+}
+
+
+def _section(data: Mapping[str, Any], name: str, path: Path) -> Mapping[str, Any]:
+    value = data.get(name, {})
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{path}: [{name}] must be a table")
+    unknown = sorted(set(value) - KNOWN_KEYS[name])
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown key {name}.{unknown[0]} (known: {sorted(KNOWN_KEYS[name])})"
+        )
+    return value
+
+
+def _typed(table: Mapping[str, Any], key: str, kind: type, default: Any, where: str) -> Any:
+    value = table.get(key, default)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{where}.{key} must be {kind.__name__}, got {value!r}")
+    return value
+
+
+def _positive(table: Mapping[str, Any], key: str, default: int, where: str) -> int:
+    value: int = _typed(table, key, int, default, where)
+    if value < 1:
+        raise ConfigError(f"{where}.{key} must be 1 or more, got {value}")
+    return value
+
+
+def _absolute_sqlite(url: str) -> str:
+    prefix = "sqlite+aiosqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        return prefix + str(PROJECT_DIR / url[len(prefix) :])
+    return url
+
+
+def load_settings(path: Path | None = None, environ: Mapping[str, str] = os.environ) -> Settings:
+    """Read the config file (SABAI_CONFIG or ./config.toml) and apply environment overrides."""
+    if path is None:
+        path = Path(environ.get("SABAI_CONFIG") or PROJECT_DIR / "config.toml")
+    data: Mapping[str, Any] = {}
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    elif "SABAI_CONFIG" in environ:
+        raise ConfigError(f"SABAI_CONFIG points to {path}, which does not exist")
+
+    for name in data:
+        if name not in KNOWN_KEYS:
+            raise ConfigError(f"{path}: unknown section [{name}] (known: {sorted(KNOWN_KEYS)})")
+    telegram = _section(data, "telegram", path)
+    database = _section(data, "database", path)
+    locale = _section(data, "locale", path)
+    emulator = _section(data, "emulator", path)
+    logging_ = _section(data, "logging", path)
+    privacy = _section(data, "privacy", path)
+    limits = _section(data, "limits", path)
+    sending = _section(data, "sending", path)
+    rate = sending.get("rate_per_second", 25)
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate <= 1000:
+        raise ConfigError(f"sending.rate_per_second must be between 0 and 1000, got {rate}")
+
+    token = environ.get("SABAI_BOT_TOKEN", "").strip() or None
+    if token is not None and ":" not in token:
+        raise ConfigError("SABAI_BOT_TOKEN does not look like a bot token (<digits>:<secret>)")
+    api = environ.get("SABAI_TELEGRAM_API") or _typed(telegram, "api_url", str, "", "telegram")
+    if not api and token is not None:
+        api = TELEGRAM_API
+    if api and not api.startswith(("http://", "https://")):
+        raise ConfigError(f"SABAI_TELEGRAM_API / telegram.api_url must be an http(s) URL: {api!r}")
+
+    db_url = environ.get("SABAI_DATABASE_URL") or _typed(
+        database, "url", str, "sqlite+aiosqlite:///var/sabai.db", "database"
+    )
+    if not db_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        raise ConfigError(
+            "SABAI_DATABASE_URL / database.url must start with sqlite+aiosqlite:// "
+            f"or postgresql+asyncpg:// (got {db_url.split('://')[0]}://…)"
+        )
+
+    language = _typed(locale, "default_language", str, "bn", "locale")
+    if language not in LANGUAGES:
+        raise ConfigError(f"locale.default_language must be one of {LANGUAGES}, got {language!r}")
+    timezone = _typed(locale, "timezone", str, "Asia/Dhaka", "locale")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"locale.timezone: unknown timezone {timezone!r}") from exc
+
+    level = environ.get("SABAI_LOG_LEVEL") or _typed(logging_, "level", str, "INFO", "logging")
+    if level.upper() not in LOG_LEVELS:
+        raise ConfigError(f"SABAI_LOG_LEVEL / logging.level must be one of {LOG_LEVELS}")
+    k = _typed(privacy, "small_count_k", int, 5, "privacy")
+    if k < 3:
+        raise ConfigError("privacy.small_count_k must be 3 or more")
+
+    return Settings(
+        bot_token=token,
+        telegram_api=api,
+        database_url=_absolute_sqlite(db_url),
+        polling_timeout=_typed(telegram, "polling_timeout", int, 30, "telegram"),
+        max_concurrent_updates=_positive(telegram, "max_concurrent_updates", 64, "telegram"),
+        default_language=language,
+        timezone=timezone,
+        emulator_host=_typed(emulator, "host", str, "127.0.0.1", "emulator"),
+        emulator_port=_typed(emulator, "port", int, 8081, "emulator"),
+        log_level=level.upper(),
+        small_count_k=k,
+        retention_days=_positive(privacy, "retention_days", 400, "privacy"),
+        send_rate=float(rate),
+        run_sender=_typed(sending, "run_sender", bool, True, "sending"),
+        redis_url=environ.get("SABAI_REDIS_URL")
+        or _typed(sending, "redis_url", str, "", "sending"),
+        run_scheduler=_typed(sending, "run_scheduler", bool, True, "sending"),
+        flood_updates=_positive(limits, "flood_updates", 20, "limits"),
+        flood_window_seconds=_positive(limits, "flood_window_seconds", 10, "limits"),
+        callback_secret=environ.get("SABAI_CALLBACK_SECRET") or None,
+        config_path=path,
+    )

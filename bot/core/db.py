@@ -1,0 +1,72 @@
+"""Engine and session factory, and bringing the schema up to date with Alembic."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from bot.core import sqlite_inline
+
+# How long a statement waits for another connection's write lock before failing.
+BUSY_TIMEOUT_SECONDS = 30.0
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+MIGRATIONS_DIR = PROJECT_DIR / "migrations"
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """Create the async engine for a database URL, preparing SQLite's folder and pragmas."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(
+            url, async_creator=sqlite_inline.connector(parsed, BUSY_TIMEOUT_SECONDS)
+        )
+
+        # WAL lets the sender and the handlers read while one of them writes;
+        # foreign keys are off in SQLite unless asked for on every connection.
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_conn: object, _record: object) -> None:
+            cursor = dbapi_conn.cursor()  # type: ignore[attr-defined]
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return create_async_engine(url, pool_pre_ping=True)
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Return the session factory used by services, one session per update or job."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def _alembic_config(url: str) -> object:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade_sync(url: str, revision: str = "heads") -> None:
+    """Apply Alembic migrations up to `revision` (blocking; run it off the event loop)."""
+    from alembic import command
+
+    command.upgrade(_alembic_config(url), revision)  # type: ignore[arg-type]
+
+
+async def upgrade(url: str, revision: str = "heads") -> None:
+    """Apply Alembic migrations without blocking the event loop."""
+    await asyncio.to_thread(upgrade_sync, url, revision)

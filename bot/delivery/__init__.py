@@ -1,0 +1,1 @@
+"""Bulk delivery: the durable outbox and the sender that drains it within the send limits."""

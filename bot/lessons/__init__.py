@@ -1,0 +1,1 @@
+"""Lessons: the catalogue, taking a lesson, workshop groups, pushes and courses."""

@@ -1,0 +1,1 @@
+"""Reach: who is reached and engaged where, the communities still missing, the digest, retention."""

@@ -1,0 +1,421 @@
+"""Reach and missing-communities reports as text, CSV and JSON, always through a Suppressor.
+
+Every output starts from `area_row`/`missing_row`, which is where counts become `Count`s, so
+no renderer can show a raw small number by accident. The JSON schema (versioned by its
+`schema` field) is documented in docs/reach.md; CSV has the same fields, flattened.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+from collections.abc import Callable
+from typing import Any
+
+from bot.core.i18n import Catalog, format_number, localize_digits
+from bot.reach.missing import SIBLINGS, GenderRow, MissingReport, MissingRow
+from bot.reach.report import FIGURE_NAMES, AreaInfo, AreaReach, Figures, Period, ReachReport
+from bot.reach.suppression import Count, Suppressor
+
+REACH_SCHEMA = "sabai.reach/1"
+MISSING_SCHEMA = "sabai.missing/1"
+# Figures whose change against the previous period is reported.
+CHANGED = ("registered", "reached", "engaged")
+# Lines per list in chat, so a report fits one phone screen.
+CHAT_TOP = 5
+
+
+# ----- suppressed rows (the only way figures leave this module) --------------------------
+
+
+def counts(figures: Figures, s: Suppressor) -> dict[str, Count]:
+    return {name: s.count(getattr(figures, name)) for name in FIGURE_NAMES}
+
+
+def _area_fields(area: AreaInfo) -> dict[str, Any]:
+    return {
+        "area_code": area.code,
+        "name_en": area.name_en,
+        "name_bn": area.name_bn,
+        "level": area.level,
+        "parent_code": area.parent_code,
+        "parent_name_en": area.parent_name_en,
+        "parent_name_bn": area.parent_name_bn,
+        "population": area.population,
+        "population_year": area.population_year,
+    }
+
+
+def _round(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def area_row(reach: AreaReach, s: Suppressor) -> dict[str, Any]:
+    """One area's suppressed figures as JSON-ready values (None where withheld)."""
+    now, before = counts(reach.current, s), counts(reach.previous, s)
+    row = _area_fields(reach.area)
+    row.update({name: count.json() for name, count in now.items()})
+    row["coverage"] = _round(s.rate(reach.current.registered, reach.area.population, 10_000))
+    row["previous"] = {name: before[name].json() for name in CHANGED}
+    row["change"] = {
+        name: _round(s.change(getattr(reach.current, name), getattr(reach.previous, name)), 3)
+        for name in CHANGED
+    }
+    row["suppressed"] = {name: count.suppressed for name, count in now.items()} | {
+        f"previous_{name}": before[name].suppressed for name in CHANGED
+    }
+    return row
+
+
+def missing_row(row: MissingRow, benchmark: float | None, s: Suppressor) -> dict[str, Any]:
+    """One area of the missing list, suppressed."""
+    out = area_row(AreaReach(row.area, row.current, row.previous), s)
+    registered = row.current.registered
+    out["benchmark_coverage"] = _round(benchmark)
+    out["basis"] = row.basis
+    out["expected"] = row.expected
+    shortfall = None
+    if row.expected is not None:
+        shortfall = s.difference(row.expected, registered)
+        shortfall = max(shortfall, 0) if shortfall is not None else None
+    out["shortfall"] = shortfall
+    out["suppressed"]["shortfall"] = row.expected is not None and shortfall is None
+    return out
+
+
+def _gender_row(row: GenderRow, s: Suppressor) -> dict[str, Any]:
+    told = row.female + row.male
+    share = (
+        s.rate(row.female, told) if not (s.is_small(row.female) or s.is_small(row.male)) else None
+    )
+    gap = (
+        None
+        if share is None or row.population_female_share is None
+        else round(row.population_female_share - share, 3)
+    )
+    return {
+        "area_code": row.area.code,
+        "name_en": row.area.name_en,
+        "name_bn": row.area.name_bn,
+        "female": s.count(row.female).json(),
+        "male": s.count(row.male).json(),
+        "female_share": _round(share, 3),
+        "population_female_share": _round(row.population_female_share, 3),
+        "gap": gap,
+        "suppressed": {"female": s.is_small(row.female), "male": s.is_small(row.male)},
+    }
+
+
+def _period(period: Period) -> dict[str, Any]:
+    return {
+        "start": period.start.isoformat(),
+        "end": period.end.isoformat(),
+        "days": round(period.length.total_seconds() / 86400, 3),
+    }
+
+
+def reach_document(report: ReachReport, s: Suppressor) -> dict[str, Any]:
+    """The reach report as the documented JSON object."""
+    return {
+        "schema": REACH_SCHEMA,
+        "period": _period(report.period),
+        "suppression": {"k": s.k, "applied": s.enabled},
+        "area": area_row(report.total, s),
+        "children": [area_row(child, s) for child in report.children],
+        "unplaced": {name: count.json() for name, count in counts(report.unplaced, s).items()},
+    }
+
+
+def missing_document(
+    report: MissingReport, s: Suppressor, top: int | None = None
+) -> dict[str, Any]:
+    """The missing-communities report as the documented JSON object."""
+    ranked = report.ranked[:top] if top else report.ranked
+    return {
+        "schema": MISSING_SCHEMA,
+        "period": _period(report.period),
+        "level": report.level,
+        "scope": list(report.scope),
+        "suppression": {"k": s.k, "applied": s.enabled},
+        "benchmark_coverage": _round(report.benchmark),
+        "ranked": [
+            {"rank": n, **missing_row(row, report.benchmark, s)}
+            for n, row in enumerate(ranked, start=1)
+        ],
+        "nobody_registered": [_area_fields(row.area) for row in report.empty],
+        "engagement_fell": [missing_row(row, report.benchmark, s) for row in report.falling(s.k)],
+        "unknown_areas": [
+            {"typed": words, "count": s.count(n).json(), "suppressed": s.count(n).suppressed}
+            for words, n in report.unknown
+        ],
+        "gender": [_gender_row(row, s) for row in report.gender],
+    }
+
+
+def to_json(document: dict[str, Any]) -> str:
+    return json.dumps(document, ensure_ascii=False, indent=2)
+
+
+# ----- CSV --------------------------------------------------------------------------------
+
+CSV_AREA = (
+    "area_code",
+    "name_en",
+    "name_bn",
+    "level",
+    "parent_code",
+    "parent_name_en",
+    "parent_name_bn",
+    "population",
+    "population_year",
+    *FIGURE_NAMES,
+    "coverage",
+    "registered_previous",
+    "reached_previous",
+    "engaged_previous",
+    "registered_change",
+    "reached_change",
+    "engaged_change",
+)
+
+
+def _csv_value(row: dict[str, Any], name: str, s: Suppressor) -> str:
+    """A cell: "<k" where a count is suppressed, empty where a value is withheld or unknown."""
+    if name.endswith("_previous"):
+        base = name.removesuffix("_previous")
+        if row["suppressed"].get(f"previous_{base}"):
+            return f"<{s.k}"
+        value = row["previous"][base]
+    elif name.endswith("_change"):
+        value = row["change"][name.removesuffix("_change")]
+    else:
+        if row.get("suppressed", {}).get(name):
+            return f"<{s.k}"
+        value = row.get(name)
+    return "" if value is None else str(value)
+
+
+def _csv(rows: list[dict[str, Any]], columns: tuple[str, ...], s: Suppressor) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(_csv_value(row, name, s) for name in columns)
+    return out.getvalue()
+
+
+def reach_csv(report: ReachReport, s: Suppressor) -> str:
+    """The area itself first, then one line per child area."""
+    document = reach_document(report, s)
+    return _csv([document["area"], *document["children"]], CSV_AREA, s)
+
+
+def missing_csv(report: MissingReport, s: Suppressor, top: int | None = None) -> str:
+    """The ranked missing list, one line per area."""
+    columns = ("rank", *CSV_AREA, "benchmark_coverage", "basis", "expected", "shortfall")
+    return _csv(missing_document(report, s, top)["ranked"], columns, s)
+
+
+# ----- text (chat and terminal) -------------------------------------------------------------
+
+
+class TextRenderer:
+    """Reports as short text in a language: HTML-escaped for chat, plain for a terminal."""
+
+    def __init__(self, catalog: Catalog, language: str, s: Suppressor, markup: bool) -> None:
+        self.catalog = catalog
+        self.language = catalog.resolve(language)
+        self.s = s
+        self.escape: Callable[[str], str] = html.escape if markup else str
+
+    def t(self, key: str, **params: object) -> str:
+        return self.catalog.text(self.language, key, **params)
+
+    def name(self, area: AreaInfo, with_parent: bool = False) -> str:
+        bangla = self.language in ("bn", "syl")
+        own = (area.name_bn if bangla and area.name_bn else area.name_en) or area.code
+        if with_parent and area.parent_name_en:
+            parent = area.parent_name_bn if bangla and area.parent_name_bn else area.parent_name_en
+            own = f"{own}, {parent}"
+        return self.escape(own)
+
+    def count(self, n: int) -> str:
+        return self.escape(self.s.count(n).text(self.language))
+
+    def number(self, value: float, digits: int = 1) -> str:
+        return format_number(round(value, digits), self.language)
+
+    def rate(self, value: float | None) -> str:
+        return self.t("reach.withheld") if value is None else self.number(value)
+
+    def change(self, now: int, before: int) -> str:
+        change = self.s.change(now, before)
+        if change is None:
+            return ""
+        sign = "+" if change >= 0 else "−"
+        return self.t("reach.change", change=sign + self.number(abs(change) * 100, 0) + "%")
+
+    def reach(self, report: ReachReport, top: int = CHAT_TOP) -> str:
+        total = report.total
+        area, now, before = total.area, total.current, total.previous
+        days = round(report.period.length.total_seconds() / 86400)
+        lines = [self.t("reach.title", place=self.name(area, True), days=days)]
+        if area.population is not None and area.population_year is not None:
+            lines.append(
+                self.t(
+                    "reach.population",
+                    population=area.population,
+                    year=localize_digits(str(area.population_year), self.language),
+                )
+            )
+        else:
+            lines.append(self.t("reach.population_unknown"))
+        lines.append(
+            self.t(
+                "reach.registered",
+                registered=self.count(now.registered),
+                own_phone=self.count(now.own_phone),
+                assisted=self.count(now.assisted),
+                change=self.change(now.registered, before.registered),
+            )
+        )
+        lines.append(
+            self.t(
+                "reach.coverage",
+                coverage=self.rate(self.s.rate(now.registered, area.population, 10_000)),
+            )
+        )
+        lines.append(
+            self.t(
+                "reach.reached",
+                reached=self.count(now.reached),
+                change=self.change(now.reached, before.reached),
+            )
+        )
+        lines.append(
+            self.t(
+                "reach.engaged",
+                engaged=self.count(now.engaged),
+                change=self.change(now.engaged, before.engaged),
+            )
+        )
+        lines.append(
+            self.t(
+                "reach.activity",
+                lessons=self.count(now.lessons_completed),
+                acks=self.count(now.alerts_acknowledged),
+                unreachable=self.count(now.unreachable),
+            )
+        )
+        children = sorted(
+            report.children,
+            key=lambda c: (-(c.current.registered), c.area.code),
+        )
+        if children:
+            lines.append("")
+            lines.append(self.t("reach.children_head"))
+            for n, child in enumerate(children[:top], start=1):
+                lines.append(
+                    self.t(
+                        "reach.child_line",
+                        n=n,
+                        name=self.name(child.area),
+                        registered=self.count(child.current.registered),
+                        reached=self.count(child.current.reached),
+                        coverage=self.rate(
+                            self.s.rate(child.current.registered, child.area.population, 10_000)
+                        ),
+                    )
+                )
+            if len(children) > top:
+                lines.append(self.t("reach.more", count=len(children) - top))
+        lines.append("")
+        lines.append(self.t("reach.small_note", k=self.s.k))
+        return "\n".join(lines)
+
+    def missing(self, report: MissingReport, place: str, top: int = CHAT_TOP) -> str:
+        lines = [
+            self.t("missing.title", place=self.escape(place), level=self.t(f"level.{report.level}"))
+        ]
+        if report.benchmark is None:
+            lines.append(self.t("missing.benchmark_none"))
+        else:
+            lines.append(self.t("missing.benchmark", benchmark=self.number(report.benchmark)))
+        ranked = report.ranked[:top]
+        if ranked:
+            lines.append("")
+            lines.append(self.t("missing.ranked_head"))
+        for n, row in enumerate(ranked, start=1):
+            lines.append(self._missing_line(n, row, report.benchmark))
+        if not ranked:
+            lines.append(self.t("missing.none"))
+        empty = report.empty
+        if empty:
+            lines.append("")
+            lines.append(
+                self.t(
+                    "missing.empty",
+                    count=len(empty),
+                    names=", ".join(self.name(row.area) for row in empty[:top])
+                    + ("…" if len(empty) > top else ""),
+                )
+            )
+        falling = report.falling(self.s.k)
+        if falling:
+            lines.append(
+                self.t("missing.falling", names=", ".join(self.name(r.area) for r in falling[:top]))
+            )
+        if report.unknown:
+            lines.append("")
+            lines.append(self.t("missing.unknown_head"))
+            for words, n in report.unknown[:top]:
+                shown = self.escape(words) if words else self.t("missing.unknown_blank")
+                lines.append(self.t("missing.unknown_line", words=shown, count=self.count(n)))
+        gaps = [
+            g for g in (_gender_row(row, self.s) for row in report.gender) if g["gap"] is not None
+        ]
+        if gaps:
+            gaps.sort(key=lambda g: -abs(g["gap"]))
+            lines.append("")
+            lines.append(self.t("missing.gender_head"))
+            for g in gaps[:top]:
+                bangla = self.language in ("bn", "syl")
+                name = g["name_bn"] if bangla and g["name_bn"] else g["name_en"]
+                lines.append(
+                    self.t(
+                        "missing.gender_line",
+                        name=self.escape(name),
+                        share=self.number(g["female_share"] * 100, 0) + "%",
+                        census=self.number(g["population_female_share"] * 100, 0) + "%",
+                    )
+                )
+        lines.append("")
+        lines.append(self.t("reach.small_note", k=self.s.k))
+        return "\n".join(lines)
+
+    def _missing_line(self, n: int, row: MissingRow, benchmark: float | None) -> str:
+        shortfall = self.s.difference(row.expected or 0, row.current.registered)
+        shown_shortfall = (
+            self.t("reach.withheld") if shortfall is None else self.count(max(shortfall, 0))
+        )
+        if row.basis == SIBLINGS:
+            return self.t(
+                "missing.line_siblings",
+                n=n,
+                name=self.name(row.area, True),
+                registered=self.count(row.current.registered),
+                expected=row.expected or 0,
+                shortfall=shown_shortfall,
+            )
+        return self.t(
+            "missing.line",
+            n=n,
+            name=self.name(row.area, True),
+            population=row.area.population or 0,
+            registered=self.count(row.current.registered),
+            coverage=self.rate(self.s.rate(row.current.registered, row.area.population, 10_000)),
+            benchmark=self.rate(benchmark),
+            shortfall=shown_shortfall,
+        )

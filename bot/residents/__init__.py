@@ -1,0 +1,1 @@
+"""Residents: who they are, their conversation with Sabai, their events and their data."""

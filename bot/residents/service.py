@@ -1,0 +1,96 @@
+"""Residents: who they are to the bot, their choices, their data and its deletion."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.base import new_pseudonym, utcnow
+from bot.residents.events import EventKind, record
+from bot.residents.models import Event, Resident
+
+
+@dataclass(frozen=True)
+class TelegramUser:
+    """What a channel tells us about the person writing; nothing of it is stored before consent."""
+
+    telegram_id: int
+    first_name: str | None = None
+    username: str | None = None
+    language_code: str | None = None
+
+
+class ResidentService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def begin(self, user: TelegramUser, language: str, known: Resident | None) -> Resident:
+        """Create (or re-use) the resident row when they choose a language.
+
+        `known` is the caller's lookup of this person in the same session (None: no row);
+        looking again would cost a query on every first language choice.
+        """
+        resident = known
+        if resident is None:
+            # The pseudonym is drawn here, not by the column default at flush, so the events
+            # below can name it without a flush of their own: the row, the events and the
+            # screen's answer go out in one flush at commit.
+            resident = Resident(
+                telegram_id=user.telegram_id, language=language, pseudonym=new_pseudonym()
+            )
+            self.session.add(resident)
+            record(self.session, EventKind.REGISTERED, resident, {"channel": "telegram"})
+        else:
+            resident.language = language
+        record(self.session, EventKind.LANGUAGE_SET, resident, {"language": language})
+        return resident
+
+    def set_area(self, resident: Resident, area_code: str | None, typed: str | None = None) -> None:
+        """Set the resident's area; None with their words means "not listed"."""
+        resident.area_code = area_code
+        resident.area_unlisted_text = typed[:200] if (area_code is None and typed) else None
+        resident.awaiting = None
+        record(self.session, EventKind.AREA_SET, resident, {"listed": area_code is not None})
+
+    def consent(self, resident: Resident, user: TelegramUser, now: datetime | None = None) -> None:
+        """Record consent; only now is the resident's first name kept, to greet them."""
+        resident.consent_at = now or utcnow()
+        resident.first_name = (user.first_name or "")[:128] or None
+        resident.username = (user.username or "")[:64] or None
+        resident.awaiting = None
+        record(self.session, EventKind.CONSENTED, resident)
+
+    def mark_blocked(self, resident: Resident, blocked: bool) -> None:
+        # The row may come from a session already committed and closed (the reply failed
+        # after it): attach it again so the change is written.
+        self.session.add(resident)
+        resident.status = "unreachable" if blocked else "active"
+        record(
+            self.session, EventKind.BLOCKED_BOT if blocked else EventKind.UNBLOCKED_BOT, resident
+        )
+
+    async def event_count(self, resident: Resident) -> int:
+        count = await self.session.scalar(
+            select(func.count()).select_from(Event).where(Event.subject == resident.pseudonym)
+        )
+        return int(count or 0)
+
+    async def forget(self, resident: Resident) -> None:
+        """Delete everything that identifies the resident.
+
+        Their events stay for the area's reach figures, but under a fresh random
+        subject that nothing links to anyone, and their free-text words are dropped.
+        """
+        anonymous = new_pseudonym()
+        await self.session.execute(
+            update(Event)
+            .where(Event.subject == resident.pseudonym)
+            .values(subject=anonymous, data=None)
+        )
+        area = resident.area_code
+        await self.session.delete(resident)
+        await self.session.flush()
+        self.session.add(Event(kind=EventKind.FORGOTTEN.value, subject=None, area_code=area))

@@ -1,0 +1,1 @@
+"""Staff: roles and scopes, invitations, the audit log, staff language and listings."""

@@ -1,0 +1,1 @@
+"""Wiring: the engine, the app, the runner and the work that runs beside the dispatcher."""

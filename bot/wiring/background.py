@@ -1,0 +1,97 @@
+"""Work that runs beside the dispatcher: the outbox sender and the scheduler."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from bot.core.config import Settings
+from bot.wiring.app import App
+
+log = logging.getLogger("sabai.background")
+
+
+@asynccontextmanager
+async def background(app: App, settings: Settings) -> AsyncIterator[None]:
+    """Run the sender and the scheduler (each where the config says so) until exit."""
+    from aiogram.exceptions import TelegramAPIError
+
+    from bot.channels.telegram.transport import AiogramTransport
+    from bot.delivery.rate_limit import MemoryRateLimiter, RateLimiter, RateLimits, RedisRateLimiter
+    from bot.delivery.sender import Sender
+    from bot.wiring.scheduler import build_scheduler
+
+    stop = asyncio.Event()
+    sender_task: asyncio.Task[None] | None = None
+    if settings.run_sender:
+        from bot.alerts.service import resume_queueing
+
+        # Alerts whose queueing a crash interrupted are finished before sending resumes.
+        resumed = await resume_queueing(app.sessions, app.ctx.catalog, app.ctx.tz)
+        if resumed:
+            log.info("resumed queueing interrupted alerts", extra={"alerts": resumed})
+        limits = RateLimits(per_second=settings.send_rate)
+        limiter: RateLimiter
+        if settings.redis_url:
+            from redis.asyncio import Redis
+
+            limiter = RedisRateLimiter(Redis.from_url(settings.redis_url), limits)
+        else:
+            limiter = MemoryRateLimiter(limits)
+        sender = Sender(app.sessions, AiogramTransport(app.bot), limiter)
+        sender_task = asyncio.create_task(sender.run(stop), name="sabai-sender")
+
+    progress_task: asyncio.Task[None] | None = None
+    if settings.run_sender:
+        progress_task = asyncio.create_task(_alert_progress(app, stop), name="sabai-progress")
+
+    scheduler = None
+    if settings.run_scheduler:
+
+        async def send_text(chat_id: int, text: str) -> None:
+            # One coordinator who blocked the bot must not stop the others' digests.
+            try:
+                await app.bot.send_message(chat_id, text)
+            except TelegramAPIError as exc:
+                log.warning("digest not delivered: %s", type(exc).__name__)
+
+        scheduler = build_scheduler(
+            settings, app.sessions, app.library, app.ctx.catalog, send_text=send_text
+        )
+        scheduler.start()
+    try:
+        yield
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        stop.set()
+        for task in (sender_task, progress_task):
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+
+PROGRESS_EVERY = 5.0
+
+
+async def _alert_progress(app: App, stop: asyncio.Event) -> None:
+    """Keep coordinators' confirmation messages up to date while their alerts go out."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.alerts.progress import update_progress
+    from handlers.alerts import progress_editor
+
+    edit = progress_editor(app.bot, app.signer_source)
+    while not stop.is_set():
+        try:
+            await update_progress(
+                app.sessions, edit, app.ctx.catalog, app.ctx.tz, app.ctx.small_count_k
+            )
+        except SQLAlchemyError:
+            # A database hiccup must not end the loop; the next round catches up.
+            log.exception("alert progress update failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), PROGRESS_EVERY)
