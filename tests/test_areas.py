@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.areas.importer import data_dir, read_areas, read_population
-from bot.areas.search import MAX_QUERY_CHARS, AreaIndex, AreaRecord
+from bot.areas.search import AreaIndex, AreaRecord
+from bot.areas.tokens import MAX_QUERY_CHARS
 from bot.areas.tree import AreaService, AreaView, describe, display_name, load_index
 
 MAULVIBAZAR = "6058"

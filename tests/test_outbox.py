@@ -29,7 +29,7 @@ from bot.channels.telegram.client import emulator_token, make_bot
 from bot.channels.telegram.transport import AiogramTransport
 from bot.core.base import utcnow
 from bot.core.db import create_engine, session_factory
-from bot.delivery import outbox
+from bot.delivery import claims, outbox
 from bot.delivery.outbox import (
     NORMAL,
     OUTBOX,
@@ -214,7 +214,7 @@ async def test_urgent_rows_are_claimed_before_older_normal_ones(db: Sessions) ->
     await enqueue(db, Job("lesson_push", 1), priority=NORMAL)
     await enqueue(db, Job("alert", 2), priority=URGENT)
     async with db.begin() as session:
-        first = await outbox.claim(session, "a", 25, timedelta(seconds=30))
+        first = await claims.claim(session, "a", 25, timedelta(seconds=30))
     assert [row.job_kind for row in first] == ["alert"] * 20 + ["lesson_push"] * 5
 
 
@@ -222,9 +222,9 @@ async def test_two_claims_never_share_a_row(db: Sessions) -> None:
     await add_residents(db, 30)
     await enqueue(db)
     async with db.begin() as session:
-        a = await outbox.claim(session, "a", 20, timedelta(seconds=30))
+        a = await claims.claim(session, "a", 20, timedelta(seconds=30))
     async with db.begin() as session:
-        b = await outbox.claim(session, "b", 20, timedelta(seconds=30))
+        b = await claims.claim(session, "b", 20, timedelta(seconds=30))
     assert len(a) == 20 and len(b) == 10
     assert not {row.id for row in a} & {row.id for row in b}
 
@@ -233,7 +233,7 @@ async def test_a_dead_senders_rows_are_taken_back_after_its_lease(db: Sessions) 
     await add_residents(db, 10)
     await enqueue(db)
     async with db.begin() as session:
-        held = await outbox.claim(session, "dead", 10, timedelta(milliseconds=1))
+        held = await claims.claim(session, "dead", 10, timedelta(milliseconds=1))
     assert len(held) == 10
     fake = FakeTransport()
     stats = await Sender(db, fake, unlimited(), fast(name="alive")).drain()

@@ -11,8 +11,9 @@ from contextlib import asynccontextmanager
 from typing import TextIO, cast
 
 from bot.channels.telegram.client import EMULATOR_BOT_ID, emulator_token
+from bot.devtools.chat_render import Choice, display_width, render_choices, wrap_spans
 from bot.devtools.emulator import Emulator, EmulatorServer
-from bot.devtools.terminal_chat import Choice, display_width, render_choices, run_chat, wrap_spans
+from bot.devtools.terminal_chat import run_chat
 from bot.wiring.app import build_app
 from tests import botkit
 

@@ -30,8 +30,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.base import utcnow
-from bot.delivery import outbox
-from bot.delivery.outbox import ClaimedRow, Completion, CompletionCounts, Outcome, Payload
+from bot.delivery import claims, outbox
+from bot.delivery.claims import ClaimedRow, Completion, CompletionCounts, Outcome
+from bot.delivery.outbox import Payload
 from bot.delivery.rate_limit import MemoryRateLimiter, RateLimiter
 
 log = logging.getLogger("sabai.sender")
@@ -283,12 +284,12 @@ class Sender:
             return 0
         now = self._clock()
         async with self.sessions.begin() as session:
-            rows = await outbox.claim(session, self.name, room, self.config.lease, now)
+            rows = await claims.claim(session, self.name, room, self.config.lease, now)
             missing = {row.payload_id for row in rows} - self._payloads.keys()
             if missing:
                 if len(self._payloads) > 256:
                     self._payloads.clear()
-                self._payloads.update(await outbox.load_payloads(session, missing))
+                self._payloads.update(await claims.load_payloads(session, missing))
         self._held += len(rows)
         self.stats.claimed += len(rows)
         for row in rows:
@@ -321,16 +322,16 @@ class Sender:
         async with self.sessions.begin() as session:
             # Our own leases first: releasing before renewing could free rows we still hold.
             if self._held:
-                await outbox.renew_leases(session, self.name, self.config.lease, now)
-            released = await outbox.release_expired_leases(session, now)
-            expired = await outbox.expire_due(session, now)
+                await claims.renew_leases(session, self.name, self.config.lease, now)
+            released = await claims.release_expired_leases(session, now)
+            expired = await claims.expire_due(session, now)
         if released:
             log.warning("rows of a dead sender taken back", extra={"rows": released})
         self.stats.expired += expired
 
     async def _release_own(self, why: str) -> None:
         async with self.sessions.begin() as session:
-            released = await outbox.release_claims(session, self.name)
+            released = await claims.release_claims(session, self.name)
         if released:
             log.info("claimed rows handed back", extra={"rows": released, "why": why})
         self.stats.released += released
@@ -366,7 +367,7 @@ class Sender:
         payload = self._payloads.get(row.payload_id)
         if payload is None:
             async with self.sessions() as session:
-                payload = (await outbox.load_payloads(session, [row.payload_id]))[row.payload_id]
+                payload = (await claims.load_payloads(session, [row.payload_id]))[row.payload_id]
             self._payloads[row.payload_id] = payload
         message = OutgoingMessage(row.chat_id, payload.text, payload.reply_markup)
         try:
@@ -435,7 +436,7 @@ class Sender:
             done, self._done = self._done, []
             try:
                 async with self.sessions.begin() as session:
-                    counts = await outbox.record_completions(
+                    counts = await claims.record_completions(
                         session, self.name, done, self._clock()
                     )
             except BaseException:
