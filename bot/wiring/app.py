@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from aiogram import Bot, Dispatcher
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.alerts.menu import alerts_menu
 from bot.areas.importer import ensure_areas
 from bot.areas.tree import load_index, load_tree
 from bot.channels.telegram.client import make_bot
@@ -17,26 +18,12 @@ from bot.core.callback_sign import SECRET_ENV, SignerSource
 from bot.core.config import Settings
 from bot.core.db import create_engine, session_factory, upgrade
 from bot.core.i18n import Catalog
-from bot.core.screens import Reply
 from bot.lessons.catalog import Library
 from bot.lessons.flow import LessonFlow
-from bot.residents.conversation import Context, Conversation
+from bot.residents.conversation import Context
 from bot.wiring import heap
 
 log = logging.getLogger("sabai.app")
-
-
-async def alerts_menu(conversation: Conversation) -> Reply:
-    """The menu's "Alerts": what is valid for the resident's area now, then the menu."""
-    from bot.alerts.service import current_alerts, current_alerts_screen
-
-    resident = conversation.resident
-    area = resident.area_code if resident else None
-    alerts = await current_alerts(conversation.session, area, conversation.now)
-    screen = current_alerts_screen(
-        conversation.ctx.catalog, conversation.language, alerts, conversation.ctx.tz
-    )
-    return Reply([screen, conversation.menu_screen()])
 
 
 def keep_response_types() -> tuple[type, ...]:
