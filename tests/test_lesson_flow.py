@@ -50,9 +50,9 @@ async def test_a_lesson_in_bangla_by_buttons_with_a_wrong_then_right_answer(
         [step] = await rahima.tap("মোবাইল ব্যাংকিংয়ের পিন")
         assert "১/৫" in step.text and "পিন হলো আপনার টাকার চাবি" in step.text
         for n in "২৩৪৫":
-            [step] = await rahima.tap("পরবর্তী")
+            [step] = await rahima.tap("পরের")
             assert f"{n}/৫" in step.text
-        [quiz] = await rahima.tap("পরবর্তী")
+        [quiz] = await rahima.tap("পরের")
         assert "প্রশ্ন" in quiz.text and "হেড অফিস" in quiz.text
         assert len(quiz.buttons) == 3
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.core.facts import FACTS_FILE, Registry, load_registry, scan_text
-from bot.core.i18n import Catalog, ContentError
+from bot.core.i18n import Catalog, ContentError, localize_digits
 from bot.core.screens import Screen
 from bot.lessons.catalog import LESSONS_DIR, LessonText, Problem, lesson_folders, parse_folder
 from bot.lessons.flow import lesson_screens
@@ -31,6 +31,7 @@ LIMITS_FILE = "check.toml"
 # Sentence ends: Latin stops and the Bangla dari (।), or a line break (bullets, headings).
 _SENTENCE_END = re.compile(r"(?<=[.!?।])\s+|\n+")
 _LATIN_DIGIT = re.compile(r"[0-9]")
+_BENGALI_DIGIT = re.compile(r"[০-৯]")
 
 
 @dataclass(frozen=True)
@@ -91,13 +92,15 @@ def fact_problems(path: Path, registry: Registry, text: str | None = None) -> li
             continue
         if path.suffix == ".toml":
             line = line.partition("=")[2]  # the string, not its key
+        bangla_digits = bool(_BENGALI_DIGIT.search(line))
         for token in scan_text(line):
             if not registry.knows(token):
+                shown = localize_digits(token.shown, "bn") if bangla_digits else token.shown
                 problems.append(
                     Problem(
                         path,
                         number,
-                        f"{token.kind} “{token.shown}” is not in {FACTS_FILE}: add it there with "
+                        f"{token.kind} “{shown}” is not in {FACTS_FILE}: add it there with "
                         "its public source, or correct it",
                     )
                 )
