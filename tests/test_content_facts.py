@@ -66,7 +66,9 @@ def test_a_fact_without_a_source_and_a_wrong_signal_fail(
     facts = draft / "facts.toml"
     text = facts.read_text(encoding="utf-8")
     facts.write_text(
-        text.replace('source = "https://www.barta24.com', 'old_source = "https://www.barta24.com'),
+        text.replace(
+            'source = "https://www.barta24.com', 'old_source = "https://www.barta24.com'
+        ).replace('bn = "১৬২৪৭"', 'bn = "১৬২৭৪"'),
         encoding="utf-8",
     )
     flood = draft / "lessons" / "flood-cyclone-warning" / "en.md"
@@ -80,6 +82,7 @@ def test_a_fact_without_a_source_and_a_wrong_signal_fail(
     assert code == 1
     line = text.splitlines().index("[facts.emergency-999]") + 1
     assert f"{facts}:{line}: error: facts.emergency-999 has no source" in out
+    assert "error: facts.bkash-16247: the Bangla form '১৬২৭৪' differs" in out
     assert "flood-cyclone-warning/en.md:" in out and "signal “8” is not in facts.toml" in out
 
 

@@ -139,6 +139,9 @@ def load_registry(path: Path) -> tuple[Registry, list[tuple[int, str]]]:
         except ValueError:
             problems.append((line, f"facts.{key}: checked must be a date like 2026-12-04"))
             continue
+        if values["bn"] and normalise(values["bn"]) != normalise(values["value"]):
+            problems.append((line, f"facts.{key}: the Bangla form {values['bn']!r} differs"))
+            continue
         registry.facts[key] = Fact(
             key=key,
             kind=values["kind"],
