@@ -6,7 +6,7 @@ flushed back by accident after the session that read it is gone.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -41,6 +41,31 @@ class Named(Protocol):
 
     @property
     def name_bn(self) -> str | None: ...
+
+
+# Bangla letters whose code points sit apart from the letter they are sorted with: ড় ঢ় য় come
+# right after ড ঢ য in a Bangla dictionary, ৎ after ত, and the nukta forms (ড + ়) likewise.
+_BANGLA_ORDER = str.maketrans(
+    {
+        "\u09dc": "\u09a1\uffff",  # ড় after ড
+        "\u09dd": "\u09a2\uffff",  # ঢ় after ঢ
+        "\u09df": "\u09af\uffff",  # য় after য
+        "\u09ce": "\u09a4\uffff",  # ৎ after ত
+        "\u09bc": "\uffff",  # the nukta of a decomposed ড় ঢ় য়
+    }
+)
+
+
+def bangla_sort_key(name: str) -> str:
+    """A key that puts Bangla names in dictionary order (অ আ … ক খ …, ড় after ড)."""
+    return name.translate(_BANGLA_ORDER)
+
+
+def area_order(language: str | None) -> Callable[[AreaView], tuple[str, str]]:
+    """How a list of areas is sorted for a reader: by the name they see, in their script."""
+    if language in BANGLA_SCRIPT_LANGUAGES:
+        return lambda a: (bangla_sort_key(a.name_bn or a.name_en), a.code)
+    return lambda a: (a.name_en.casefold(), a.code)
 
 
 def display_name(area: Named, language: str | None) -> str:
@@ -86,11 +111,11 @@ class AreaService:
         return _view(area) if area is not None else None
 
     async def children(
-        self, parent_code: str | None, offset: int = 0, limit: int = 8
+        self, parent_code: str | None, offset: int = 0, limit: int = 8, language: str | None = None
     ) -> tuple[list[AreaView], int]:
-        """Return one page of an area's children by English name, and how many there are.
+        """Return one page of an area's children by name, and how many there are.
 
-        None as the parent gives the divisions.
+        None as the parent gives the divisions. Bangla readers get them in Bangla order.
         """
         where: ColumnElement[bool]
         if parent_code is None:
@@ -100,7 +125,7 @@ class AreaService:
         # A parent has at most a few hundred children, so sorting here is cheap, and it keeps
         # the order the same on SQLite (binary) and PostgreSQL (locale collation).
         rows = await self._session.scalars(select(Area).where(where))
-        views = sorted((_view(area) for area in rows), key=lambda a: (a.name_en.casefold(), a.code))
+        views = sorted((_view(area) for area in rows), key=area_order(language))
         start = max(offset, 0)
         return views[start : start + max(limit, 0)], len(views)
 
@@ -135,6 +160,7 @@ class AreaTree:
     def __init__(self, areas: Sequence[AreaView]) -> None:
         self._by_code = {area.code: area for area in areas}
         self._children: dict[str | None, list[AreaView]] = {}
+        self._bangla_children: dict[str | None, list[AreaView]] = {}
         for area in sorted(areas, key=lambda a: (a.name_en.casefold(), a.code)):
             self._children.setdefault(area.parent_code, []).append(area)
 
@@ -146,10 +172,14 @@ class AreaTree:
         return self._by_code.get(code)
 
     def children(
-        self, parent_code: str | None, offset: int = 0, limit: int = 8
+        self, parent_code: str | None, offset: int = 0, limit: int = 8, language: str | None = None
     ) -> tuple[list[AreaView], int]:
-        """Return one page of an area's children by English name, and how many there are."""
+        """Return one page of an area's children by name (Bangla order for Bangla readers)."""
         views = self._children.get(parent_code, [])
+        if language in BANGLA_SCRIPT_LANGUAGES:
+            views = self._bangla_children.setdefault(
+                parent_code, sorted(views, key=area_order(language))
+            )
         start = max(offset, 0)
         return views[start : start + max(limit, 0)], len(views)
 

@@ -51,7 +51,10 @@ def _parser() -> argparse.ArgumentParser:
 
     content = sub.add_parser("content", help="lessons and strings")
     content_sub = content.add_subparsers(dest="content_command", required=True)
-    content_sub.add_parser("check", help="validate every string file")
+    content_check = content_sub.add_parser("check", help="validate strings, lessons and facts")
+    content_check.add_argument(
+        "--content", type=Path, help="check this content folder instead (strings/, lessons/)"
+    )
     cli_staff.add_commands(sub)
     cli_reach.add_commands(sub)
     cli_alerts.add_commands(sub)
@@ -112,7 +115,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "content":
         from bot.core.content_check import check_all
 
-        return check_all(sys.stdout)
+        return check_all(sys.stdout, args.content)
     if args.command in cli_staff.COMMANDS:
         return await cli_staff.run(args, settings)
     if args.command in cli_reach.COMMANDS:

@@ -67,15 +67,32 @@ def format_number(value: int | float, language: str) -> str:
     return localize_digits(format_decimal(value, locale=BABEL_LOCALE.get(language, "en")), language)
 
 
+# Parts of the day as people say them ("সকাল ৮টা", "রাত ১২:২৯"), from the hour they start;
+# the formal পূর্বাহ্ণ/অপরাহ্ণ that CLDR would give read like an office notice.
+BANGLA_DAY_PARTS = ((4, "ভোর"), (6, "সকাল"), (12, "দুপুর"), (15, "বিকেল"), (18, "সন্ধ্যা"), (20, "রাত"))
+
+
+def bangla_time(hour: int, minute: int) -> str:
+    """A clock time as said in Bangla: "সকাল ৮টা", "বিকেল ৩:১৫", "রাত ১২:২৯"."""
+    part = "রাত"
+    for start, name in BANGLA_DAY_PARTS:
+        if hour >= start:
+            part = name
+    clock = hour % 12 or 12
+    shown = f"{clock}টা" if minute == 0 else f"{clock}:{minute:02d}"
+    return localize_digits(f"{part} {shown}", "bn")
+
+
 def format_when(moment: datetime, language: str, tz: ZoneInfo) -> str:
     """Show a UTC moment as a local date and time, Bangla month names and digits in Bangla."""
     if moment.tzinfo is None:
         raise ValueError("format_when needs a timezone-aware datetime")
     locale = BABEL_LOCALE.get(language, "en")
-    text = format_datetime(moment, "d MMMM y, h:mm a", tzinfo=tz, locale=locale)
     if uses_bengali_digits(language):
-        text = text.replace("AM", "পূর্বাহ্ণ").replace("PM", "অপরাহ্ণ")
-    return localize_digits(text, language)
+        local = moment.astimezone(tz)
+        day = format_datetime(moment, "d MMMM y", tzinfo=tz, locale=locale)
+        return f"{localize_digits(day, language)}, {bangla_time(local.hour, local.minute)}"
+    return format_datetime(moment, "d MMMM y, h:mm a", tzinfo=tz, locale=locale)
 
 
 def _load_file(path: Path, language: str) -> StringFile:

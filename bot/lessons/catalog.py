@@ -21,6 +21,9 @@ A lesson file is a small front matter, its steps and a closing quiz::
     Right: Yes. …
     Wrong: No. …
 
+    ## Summary
+    - What the resident takes away, one short line each (shown after the quiz).
+
 Parsing is pure (text in, values and problems out) so the content check and the bot read
 lessons the same way. The bot loads the library once at start; a broken lesson is left out
 and logged, never allowed to stop the bot: CI's content check is where it must fail.
@@ -32,6 +35,7 @@ import logging
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from bot.core.db import PROJECT_DIR
@@ -45,7 +49,7 @@ REQUIRED_LANGUAGES = ("bn", "en")
 LESSON_LANGUAGES = ("bn", "en", "syl")
 FALLBACK = {"syl": "bn", "en": "bn", "bn": "en"}
 REQUIRED_FIELDS = ("id", "title", "topic", "level")
-KNOWN_FIELDS = (*REQUIRED_FIELDS, "order", "next", "reviewed_by")
+KNOWN_FIELDS = (*REQUIRED_FIELDS, "order", "next", "reviewed_by", "reviewed_on")
 DEFAULT_ORDER = 100
 # Lesson ids travel in callback data (64 bytes at most), so they stay short and plain.
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
@@ -112,6 +116,9 @@ class LessonText:
     next_id: str | None = None
     order: int = DEFAULT_ORDER
     fields: Mapping[str, int] = field(default_factory=dict)  # front-matter key → line
+    # What the resident learnt, one point a line, shown after the quiz (`## Summary`).
+    summary: tuple[str, ...] = ()
+    reviewed_on: str = ""
 
     @property
     def reviewed(self) -> bool:
@@ -289,6 +296,32 @@ def _quiz(
     )
 
 
+def _summary(
+    heading_line: int, content: list[tuple[int, str]], path: Path, problems: list[Problem]
+) -> tuple[str, ...]:
+    """The points of a `## Summary`: one "- " line each."""
+    points = []
+    for number, line in content:
+        raw = line.strip()
+        if not raw:
+            continue
+        if not raw.startswith("- "):
+            problems.append(Problem(path, number, 'a summary line starts with "- "'))
+            continue
+        points.append(render_markdown(raw[2:].strip()))
+    if not points:
+        problems.append(Problem(path, heading_line, "empty summary"))
+    return tuple(points)
+
+
+def _is_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
 def parse_lesson(text: str, path: Path, language: str) -> tuple[LessonText | None, list[Problem]]:
     """Parse one lesson file; return it (None when unusable) and every problem found."""
     problems: list[Problem] = []
@@ -317,8 +350,14 @@ def parse_lesson(text: str, path: Path, language: str) -> tuple[LessonText | Non
         else:
             problems.append(Problem(path, where["level"], "level must be a whole number"))
 
+    reviewed_on = values.get("reviewed_on", "")
+    if reviewed_on and not _is_date(reviewed_on):
+        problems.append(
+            Problem(path, where["reviewed_on"], "reviewed_on must be a date: 2026-12-04")
+        )
     steps: list[Step] = []
     quiz: Quiz | None = None
+    summary: tuple[str, ...] = ()
     for heading, line, content in _sections(lines, body_start):
         if heading == "step":
             body = _body(content)
@@ -329,8 +368,12 @@ def parse_lesson(text: str, path: Path, language: str) -> tuple[LessonText | Non
             if quiz is not None:
                 problems.append(Problem(path, line, "a lesson has one quiz"))
             quiz = _quiz(line, content, path, problems)
+        elif heading == "summary":
+            summary = _summary(line, content, path, problems)
         else:
-            problems.append(Problem(path, line, "text outside a `## Step` or `## Quiz` section"))
+            problems.append(
+                Problem(path, line, "text outside a `## Step`, `## Quiz` or `## Summary` section")
+            )
     if not steps:
         problems.append(Problem(path, 1, "the lesson has no `## Step`"))
     if quiz is None and not any("quiz" in p.message for p in problems):
@@ -351,6 +394,8 @@ def parse_lesson(text: str, path: Path, language: str) -> tuple[LessonText | Non
             next_id=values.get("next") or None,
             order=order,
             fields=where,
+            summary=summary,
+            reviewed_on=reviewed_on,
         ),
         problems,
     )

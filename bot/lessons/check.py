@@ -3,7 +3,10 @@
 Every problem names the file and line. Errors (exit non-zero): missing fields, a language
 missing a step or quiz option the other has, a step longer than `max_step_chars`, a sentence
 longer than `max_sentence_words`, broken HTML, a quiz without exactly one right answer, a
-`next` that names no lesson. Warnings: a language version nobody has reviewed yet.
+`next` that names no lesson, a phone number, code, web address, fee or signal number that the
+facts registry (`facts.toml` beside the lessons folder) does not hold. Warnings: a language
+version nobody has reviewed yet, a lesson without a `## Summary`. Each lesson's review state
+(who reviewed each language and when) is printed beside its size.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from bot.core.i18n import Catalog, ContentError
+from bot.core.facts import FACTS_FILE, Registry, load_registry, scan_text
+from bot.core.i18n import Catalog, ContentError, localize_digits
 from bot.core.screens import Screen
 from bot.lessons.catalog import LESSONS_DIR, LessonText, Problem, lesson_folders, parse_folder
 from bot.lessons.flow import lesson_screens
@@ -27,6 +31,7 @@ LIMITS_FILE = "check.toml"
 # Sentence ends: Latin stops and the Bangla dari (।), or a line break (bullets, headings).
 _SENTENCE_END = re.compile(r"(?<=[.!?।])\s+|\n+")
 _LATIN_DIGIT = re.compile(r"[0-9]")
+_BENGALI_DIGIT = re.compile(r"[০-৯]")
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,55 @@ class LessonReport:
     problems: list[Problem]
     # lesson id → language → bytes on the wire for taking the lesson once
     wire_bytes: dict[str, dict[str, int]]
+    # lesson id → language → who reviewed it and when, or what it still needs
+    reviews: dict[str, dict[str, str]]
+
+
+NEEDS_REVIEW = "needs a native speaker's review"
+
+
+def review_state(text: LessonText) -> str:
+    """What `sabai content check` says about a language version's review."""
+    if not text.reviewed:
+        return NEEDS_REVIEW
+    when = f" on {text.reviewed_on}" if text.reviewed_on else " (no date)"
+    return f"reviewed by {text.reviewed_by}{when}"
+
+
+def fact_problems(path: Path, registry: Registry, text: str | None = None) -> list[Problem]:
+    """Every number, code or web address in a file that the registry does not hold, by line."""
+    lines = (text if text is not None else path.read_text(encoding="utf-8")).splitlines()
+    # A lesson's front matter (order, level, dates) holds no facts for residents.
+    fences = [i for i, line in enumerate(lines) if line.strip() == "---"][:2]
+    body_start = fences[1] + 1 if path.suffix == ".md" and len(fences) == 2 else 0
+    problems = []
+    for number, line in enumerate(lines, 1):
+        if number <= body_start or line.lstrip().startswith("#"):
+            continue
+        if path.suffix == ".toml":
+            line = line.partition("=")[2]  # the string, not its key
+        bangla_digits = bool(_BENGALI_DIGIT.search(line))
+        for token in scan_text(line):
+            if not registry.knows(token):
+                shown = localize_digits(token.shown, "bn") if bangla_digits else token.shown
+                problems.append(
+                    Problem(
+                        path,
+                        number,
+                        f"{token.kind} “{shown}” is not in {FACTS_FILE}: add it there with "
+                        "its public source, or correct it",
+                    )
+                )
+    return problems
+
+
+def find_registry(folder: Path) -> Registry | None:
+    """The registry beside a lessons folder (content/facts.toml); None when there is none."""
+    path = folder.parent / FACTS_FILE
+    if not path.exists():
+        return None
+    registry, _ = load_registry(path)
+    return registry
 
 
 def _html_problems(text: LessonText, limits: Limits) -> Iterable[Problem]:
@@ -148,17 +202,40 @@ def message_bytes(screen: Screen) -> int:
 
 
 def check_lessons(
-    folder: Path = LESSONS_DIR, catalog: Catalog | None = None, *, measure: bool = True
+    folder: Path = LESSONS_DIR,
+    catalog: Catalog | None = None,
+    *,
+    measure: bool = True,
+    registry: Registry | None = None,
 ) -> LessonReport:
-    """Check every lesson folder and (unless told not to) measure what each costs to send."""
+    """Check every lesson folder and (unless told not to) measure what each costs to send.
+
+    Facts are checked against `registry`, or the `facts.toml` beside the folder when there is
+    one; a folder with neither (a test's scratch folder) is checked without it.
+    """
     limits, problems = load_limits(folder)
+    registry = registry or find_registry(folder)
     parsed: dict[str, dict[str, LessonText]] = {}
+    reviews: dict[str, dict[str, str]] = {}
     for path in lesson_folders(folder):
         texts, found = parse_folder(path)
         problems.extend(found)
         parsed[path.name] = texts
+        if registry is not None:
+            for file in sorted(path.glob("*.md")):
+                problems.extend(fact_problems(file, registry))
         for text in texts.values():
+            reviews.setdefault(path.name, {})[text.language] = review_state(text)
             problems.extend(_html_problems(text, limits))
+            if not text.summary:
+                problems.append(
+                    Problem(
+                        text.path,
+                        text.quiz.line,
+                        "no `## Summary`: the closing message cannot say what was learnt",
+                        error=False,
+                    )
+                )
             if not text.reviewed:
                 hint = "not shown to Sylheti readers until" if text.language == "syl" else "needs"
                 problems.append(
@@ -179,7 +256,7 @@ def check_lessons(
                 )
     if not parsed:
         problems.append(Problem(folder, 0, "no lessons found"))
-    return LessonReport(problems, _wire_bytes(parsed, catalog) if measure else {})
+    return LessonReport(problems, _wire_bytes(parsed, catalog) if measure else {}, reviews)
 
 
 def _wire_bytes(
@@ -201,15 +278,26 @@ def _wire_bytes(
     return sizes
 
 
-def report(out: TextIO, folder: Path = LESSONS_DIR) -> tuple[int, int]:
-    """Print lesson problems and bytes per lesson; return (errors, warnings)."""
-    result = check_lessons(folder)
+def report(
+    out: TextIO,
+    folder: Path = LESSONS_DIR,
+    catalog: Catalog | None = None,
+    registry: Registry | None = None,
+) -> tuple[int, int]:
+    """Print lesson problems, bytes and review state per lesson; return (errors, warnings)."""
+    result = check_lessons(folder, catalog, registry=registry)
     for problem in result.problems:
         out.write(f"{problem}\n")
     by_language: dict[str, list[int]] = {}
-    for lesson_id in sorted(result.wire_bytes):
-        sizes = result.wire_bytes[lesson_id]
-        shown = ", ".join(f"{lang} {sizes[lang]:,} B" for lang in sorted(sizes))
+    for lesson_id in sorted(result.reviews):
+        sizes = result.wire_bytes.get(lesson_id, {})
+        reviews = result.reviews[lesson_id]
+        shown = ", ".join(
+            f"{lang} {sizes[lang]:,} B ({reviews[lang]})"
+            if lang in sizes
+            else f"{lang} ({reviews[lang]})"
+            for lang in sorted(reviews)
+        )
         out.write(f"lesson {lesson_id}: {shown}\n")
         for language, size in sizes.items():
             by_language.setdefault(language, []).append(size)

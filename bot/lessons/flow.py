@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from bot.core.i18n import is_plain_number, to_latin_digits
 from bot.core.screens import Option, Reply, Screen, normalize_typed, rows_of
-from bot.lessons.catalog import Lesson, LessonText, Library, Step
+from bot.lessons.catalog import Lesson, LessonText, Library
 from bot.lessons.models import DONE, QUIZ, STEP, LessonProgress
 from bot.residents.conversation import Conversation, Expired
 from bot.residents.events import EventKind, record
@@ -36,14 +36,6 @@ _TAG = re.compile(r"<[^>]+>")
 def plain(text: str) -> str:
     """Text without HTML tags or entities, as a button label shows it."""
     return html.unescape(_TAG.sub("", text))
-
-
-def step_heading(step: Step) -> str | None:
-    """A step's bold first line (its heading), as plain text; None if it has none."""
-    first = step.text.split("\n", 1)[0].strip()
-    if first.startswith("<b>") and first.endswith("</b>"):
-        return plain(first)
-    return None
 
 
 # ----- screens (pure: lesson text and a translator in, a Screen out) -------------------------
@@ -72,12 +64,11 @@ def quiz_screen(t: Translate, text: LessonText, note: str | None = None) -> Scre
 def done_screen(
     t: Translate, text: LessonText, next_text: LessonText | None, note: str | None = None
 ) -> Screen:
-    """The summary after a right answer: what was learnt, and what to try next."""
+    """The summary after a right answer: what was learnt (the lesson's summary), what next."""
     parts = [note] if note else []
     parts.append(t("lesson.done", title=text.title))
-    headings = [h for h in (step_heading(step) for step in text.steps) if h]
-    if headings:
-        learnt = "\n".join(f"• {html.escape(h)}" for h in headings)
+    if text.summary:
+        learnt = "\n".join(f"• {point}" for point in text.summary)
         parts.append(f"{t('lesson.learnt')}\n{learnt}")
     rows: list[tuple[Option, ...]] = []
     if next_text is not None:

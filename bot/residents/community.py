@@ -196,7 +196,11 @@ def community_screen(
         return catalog.text(language, key, **params)
 
     def count(n: int) -> str:
-        return html.escape(s.count(n).text(language))
+        shown = s.count(n)
+        # Residents read "fewer than 5 people", not staff's "<5" shorthand.
+        if shown.suppressed:
+            return t("community.fewer", k=shown.k)
+        return html.escape(shown.text(language))
 
     bangla = language in ("bn", "syl")
     place = view.area.name_bn if bangla and view.area.name_bn else view.area.name_en

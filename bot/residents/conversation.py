@@ -138,7 +138,7 @@ class Conversation:
         parent = self.areas.get(code) if code else None
         if code and parent is None:
             raise Expired(code)
-        children, total = self.areas.children(code, page * PAGE_SIZE, PAGE_SIZE)
+        children, total = self.areas.children(code, page * PAGE_SIZE, PAGE_SIZE, self.language)
         if page and not children:
             raise Expired(f"{code}:{page}")
         options = [Option(display_name(a, self.language), self._child_action(a)) for a in children]
