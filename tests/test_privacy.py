@@ -22,7 +22,7 @@ async def test_mydata_in_bangla_uses_bengali_digits_and_months(db_url: str) -> N
     async with running_bot(db_url) as h:
         person = await signed_up(h, 6002, language="বাংলা", area="কুলাউড়া", first_name="Salma")
         [data] = await person.send("/mydata")
-        assert "টেলিগ্রাম নম্বর: 6002" in data.text
+        assert "টেলিগ্রাম আইডি (ফোন নম্বর নয়): 6002" in data.text
         months = (
             "জানুয়ারী",
             "ফেব্রুয়ারী",
