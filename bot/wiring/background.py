@@ -23,6 +23,7 @@ async def background(app: App, settings: Settings) -> AsyncIterator[None]:
     from bot.delivery.rate_limit import MemoryRateLimiter, RateLimiter, RateLimits, RedisRateLimiter
     from bot.delivery.sender import Sender
     from bot.wiring.scheduler import build_scheduler
+    from bot.wiring.stalled_alerts import finish_stalled_alerts
 
     stop = asyncio.Event()
     sender_task: asyncio.Task[None] | None = None
@@ -48,6 +49,9 @@ async def background(app: App, settings: Settings) -> AsyncIterator[None]:
     if settings.run_sender:
         progress_task = asyncio.create_task(_alert_progress(app, stop), name="sabai-progress")
 
+    # After the start-up resume above, so the two never work on the same alert at once.
+    stalled_task = asyncio.create_task(finish_stalled_alerts(app, stop), name="sabai-stalled")
+
     scheduler = None
     if settings.run_scheduler:
 
@@ -68,7 +72,7 @@ async def background(app: App, settings: Settings) -> AsyncIterator[None]:
         if scheduler is not None:
             scheduler.shutdown(wait=False)
         stop.set()
-        for task in (sender_task, progress_task):
+        for task in (sender_task, progress_task, stalled_task):
             if task is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
