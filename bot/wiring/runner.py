@@ -8,6 +8,7 @@ import logging
 import sys
 
 from bot.channels.telegram.client import EMULATOR_BOT_ID, emulator_token
+from bot.channels.telegram.polling import poll
 from bot.core.config import Settings
 from bot.core.db import PROJECT_DIR
 from bot.core.logging_setup import configure_logging
@@ -51,13 +52,12 @@ async def _run(settings: Settings, chatting: bool) -> int:
         await stack.enter_async_context(background(app, settings))
         await register(app.bot, app.ctx.catalog)
         polling = asyncio.create_task(
-            app.dispatcher.start_polling(
+            poll(
+                app.dispatcher,
                 app.bot,
                 polling_timeout=settings.polling_timeout,
                 handle_signals=not chatting,
-                tasks_concurrency_limit=settings.max_concurrent_updates,
-                # The sender still needs the session; build_app closes it last.
-                close_bot_session=False,
+                concurrency=settings.max_concurrent_updates,
             )
         )
         if not chatting:
