@@ -31,6 +31,10 @@ class Alert(Base):
     # "queueing" while its outbox rows are being written, "queued" once they all exist,
     # "cancelled" when a coordinator stopped it.
     status: Mapped[str] = mapped_column(String(16), default="queued")
+    # Touched every few seconds by the process writing the outbox rows while "queueing"; a
+    # stale mark means that process died and another one finishes the job
+    # (bot/alerts/queueing.py).
+    queueing_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     recipients: Mapped[int] = mapped_column(Integer, default=0)
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import html
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,6 +23,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.alerts.models import Alert, AlertAck, ResidentTopic
+from bot.alerts.queueing import QUEUEING as QUEUEING
+from bot.alerts.queueing import claim_stalled, with_heartbeat
 from bot.core.base import utcnow
 from bot.core.i18n import LANGUAGES, Catalog, format_when
 from bot.core.screens import Option, Screen, rows_of
@@ -59,9 +61,10 @@ MAX_TEXT = 1500  # leaves room for the heading and validity line within one phon
 MAX_AREAS = 20
 ACK_PREFIX = "ak:"
 TOPICS_PREFIX = "tp:"
-# "queueing" until every recipient's outbox row exists; a crash in between leaves it so,
-# and `resume_queueing` finishes the job at the next start (enqueueing is idempotent).
-QUEUEING, QUEUED, CANCELLED = "queueing", "queued", "cancelled"
+# "queueing" (QUEUEING) until every recipient's outbox row exists; a crash in between leaves it
+# so, and `resume_queueing` finishes the job at the next start or once the running bot sees it
+# stalled (enqueueing is idempotent).
+QUEUED, CANCELLED = "queued", "cancelled"
 
 Translate = Callable[..., str]
 
@@ -294,7 +297,11 @@ async def _fill(
     await enqueue_for_recipients(
         sessions,
         job,
-        active_recipients(sessions, *audience(spec.topic, spec.area_codes, spec.urgency)),
+        with_heartbeat(
+            sessions,
+            alert_id,
+            active_recipients(sessions, *audience(spec.topic, spec.area_codes, spec.urgency)),
+        ),
         {language: _payload(screen) for language, screen in screens.items()},
         default_language=PRIMARY_LANGUAGE,
         priority=URGENT if spec.urgency == URGENT_URGENCY else NORMAL,
@@ -317,11 +324,26 @@ async def _fill(
 
 
 async def resume_queueing(
-    sessions: async_sessionmaker[AsyncSession], catalog: Catalog, tz: ZoneInfo
+    sessions: async_sessionmaker[AsyncSession],
+    catalog: Catalog,
+    tz: ZoneInfo,
+    *,
+    stalled_after: timedelta | None = None,
+    now: datetime | None = None,
 ) -> int:
-    """Finish queueing alerts a crash interrupted; return how many were resumed."""
+    """Finish queueing alerts a crash interrupted; return how many were resumed.
+
+    At start-up (no `stalled_after`) every alert still queueing is taken; in a running bot only
+    those nobody has been queueing for `stalled_after`, each by one process.
+    """
+    query = select(Alert).where(Alert.status == QUEUEING).order_by(Alert.id)
+    if stalled_after is not None:
+        ids = await claim_stalled(sessions, now, stalled_after)
+        if not ids:
+            return 0
+        query = query.where(Alert.id.in_(ids))
     async with sessions() as session:
-        alerts = list(await session.scalars(select(Alert).where(Alert.status == QUEUEING)))
+        alerts = list(await session.scalars(query))
     for alert in alerts:
         spec = AlertSpec(
             topic=alert.topic,
@@ -395,9 +417,12 @@ class AlertStatus:
 
 
 def state_of(alert: Alert, progress: JobProgress, now: datetime) -> str:
-    """Name where an alert stands: scheduled, sending, done, expired or cancelled."""
+    """Name where an alert stands: queueing, scheduled, sending, done, expired or cancelled."""
     if alert.status == CANCELLED:
         return CANCELLED
+    if alert.status == QUEUEING:
+        # Not every recipient's row exists yet, so "remaining" would undercount.
+        return QUEUEING
     if progress.remaining:
         if alert.expires_at is not None and alert.expires_at <= now:
             return EXPIRED  # the rows left are dropped at the sender's next round

@@ -148,7 +148,7 @@ async def _send(args: argparse.Namespace, settings: Settings, sessions: object, 
 async def _query(args: argparse.Namespace, session: object, out: TextIO) -> int:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from bot.alerts.service import AlertError, alert_status, cancel_alert, list_alerts
+    from bot.alerts.service import QUEUEING, AlertError, alert_status, cancel_alert, list_alerts
     from bot.staff.audit import cli_actor
 
     assert isinstance(session, AsyncSession)
@@ -183,7 +183,8 @@ async def _query(args: argparse.Namespace, session: object, out: TextIO) -> int:
         f"goes out: {status.deliver_at:%Y-%m-%d %H:%M} UTC"
         + (f", valid until {status.expires_at:%Y-%m-%d %H:%M} UTC" if status.expires_at else ""),
         f"created by {status.created_by}",
-        f"recipients: {status.recipients}",
+        f"recipients: {status.recipients}"
+        + (" so far (queueing is not finished)" if status.state == QUEUEING else ""),
         f"sent: {status.sent}  failed: {status.failed}  remaining: {status.remaining}"
         f"  not sent: {not_sent}",
         f"got it: {status.acknowledged}",

@@ -17,6 +17,7 @@ from bot.core.config import ConfigError, Settings, load_settings
 from bot.core.logging_setup import configure_logging
 
 log = logging.getLogger("sabai.cli")
+_FORCE_HELP = "start the sender even though another one runs without a shared Redis budget"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,6 +33,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--no-chat", action="store_true", help="with the emulator: do not open the terminal chat"
     )
+    run.add_argument(
+        "--no-sender", action="store_true", help="do not send the outbox (a `sabai send` does)"
+    )
+    run.add_argument("--force", action="store_true", help=_FORCE_HELP)
+    send = sub.add_parser("send", help="only send the outbox: no polling, no scheduler")
+    send.add_argument("--force", action="store_true", help=_FORCE_HELP)
 
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
@@ -81,8 +88,14 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "run":
         from bot.wiring.runner import run
 
-        return await run(settings, chat=not args.no_chat)
+        return await run(
+            settings, chat=not args.no_chat, sender=not args.no_sender, force_sender=args.force
+        )
     configure_logging(settings.log_level, secrets=[settings.bot_token or ""])
+    if args.command == "send":
+        from bot.wiring.runner import send
+
+        return await send(settings, force=args.force)
     if args.command == "db":
         from bot.core.db import upgrade
 

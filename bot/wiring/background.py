@@ -15,18 +15,30 @@ log = logging.getLogger("sabai.background")
 
 
 @asynccontextmanager
-async def background(app: App, settings: Settings) -> AsyncIterator[None]:
-    """Run the sender and the scheduler (each where the config says so) until exit."""
+async def background(
+    app: App, settings: Settings, *, force_sender: bool = False
+) -> AsyncIterator[None]:
+    """Run the sender and the scheduler (each where the config says so) until exit.
+
+    A sender whose rate budget another running sender would not share is refused
+    (SenderConflict) unless `force_sender`.
+    """
     from aiogram.exceptions import TelegramAPIError
 
     from bot.channels.telegram.transport import AiogramTransport
     from bot.delivery.rate_limit import MemoryRateLimiter, RateLimiter, RateLimits, RedisRateLimiter
     from bot.delivery.sender import Sender
+    from bot.delivery.sender_guard import SenderSlot, take_sender_slot
     from bot.wiring.scheduler import build_scheduler
+    from bot.wiring.stalled_alerts import finish_stalled_alerts
 
     stop = asyncio.Event()
     sender_task: asyncio.Task[None] | None = None
+    slot: SenderSlot | None = None
     if settings.run_sender:
+        slot = await take_sender_slot(
+            app.engine, shared_budget=bool(settings.redis_url), force=force_sender
+        )
         from bot.alerts.service import resume_queueing
 
         # Alerts whose queueing a crash interrupted are finished before sending resumes.
@@ -48,6 +60,9 @@ async def background(app: App, settings: Settings) -> AsyncIterator[None]:
     if settings.run_sender:
         progress_task = asyncio.create_task(_alert_progress(app, stop), name="sabai-progress")
 
+    # After the start-up resume above, so the two never work on the same alert at once.
+    stalled_task = asyncio.create_task(finish_stalled_alerts(app, stop), name="sabai-stalled")
+
     scheduler = None
     if settings.run_scheduler:
 
@@ -68,10 +83,12 @@ async def background(app: App, settings: Settings) -> AsyncIterator[None]:
         if scheduler is not None:
             scheduler.shutdown(wait=False)
         stop.set()
-        for task in (sender_task, progress_task):
+        for task in (sender_task, progress_task, stalled_task):
             if task is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        if slot is not None:
+            await slot.release()
 
 
 PROGRESS_EVERY = 5.0

@@ -1,13 +1,18 @@
-"""`sabai run`: the bot in long polling; offline, with the emulator and a terminal chat."""
+"""`sabai run`: the bot in long polling; offline, with the emulator and a terminal chat.
+`sabai send`: only the outbox sender, for a process beside the ones that poll.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
+import signal
 import sys
 
 from bot.channels.telegram.client import EMULATOR_BOT_ID, emulator_token
+from bot.channels.telegram.polling import poll
 from bot.core.config import Settings
 from bot.core.db import PROJECT_DIR
 from bot.core.logging_setup import configure_logging
@@ -17,9 +22,11 @@ from bot.wiring.background import background
 log = logging.getLogger("sabai.run")
 
 
-async def run(settings: Settings, chat: bool = True) -> int:
+async def run(
+    settings: Settings, chat: bool = True, sender: bool = True, force_sender: bool = False
+) -> int:
     """Run until interrupted (or, with the terminal chat, until the person leaves it)."""
-
+    settings = dataclasses.replace(settings, run_sender=settings.run_sender and sender)
     chatting = chat and settings.uses_emulator
     if chatting:
         # The terminal belongs to the conversation; logs go to a file beside the database.
@@ -27,12 +34,12 @@ async def run(settings: Settings, chat: bool = True) -> int:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("a", encoding="utf-8") as stream:
             configure_logging(settings.log_level, [settings.bot_token or ""], stream)
-            return await _run(settings, chatting)
+            return await _run(settings, chatting, force_sender)
     configure_logging(settings.log_level, [settings.bot_token or ""])
-    return await _run(settings, chatting)
+    return await _run(settings, chatting, force_sender)
 
 
-async def _run(settings: Settings, chatting: bool) -> int:
+async def _run(settings: Settings, chatting: bool, force_sender: bool) -> int:
     from bot.devtools.emulator import EmulatorServer
     from handlers.commands import register_commands as register
 
@@ -48,16 +55,15 @@ async def _run(settings: Settings, chatting: bool) -> int:
             api_url, token = settings.telegram_api, settings.bot_token
             log.info("connecting to the Bot API", extra={"api": api_url})
         app = await stack.enter_async_context(build_app(settings, token, api_url))
-        await stack.enter_async_context(background(app, settings))
+        await stack.enter_async_context(background(app, settings, force_sender=force_sender))
         await register(app.bot, app.ctx.catalog)
         polling = asyncio.create_task(
-            app.dispatcher.start_polling(
+            poll(
+                app.dispatcher,
                 app.bot,
                 polling_timeout=settings.polling_timeout,
                 handle_signals=not chatting,
-                tasks_concurrency_limit=settings.max_concurrent_updates,
-                # The sender still needs the session; build_app closes it last.
-                close_bot_session=False,
+                concurrency=settings.max_concurrent_updates,
             )
         )
         if not chatting:
@@ -73,4 +79,32 @@ async def _run(settings: Settings, chatting: bool) -> int:
             await app.dispatcher.stop_polling()
             with contextlib.suppress(asyncio.CancelledError):
                 await polling
+    return 0
+
+
+async def send(settings: Settings, force: bool = False, stop: asyncio.Event | None = None) -> int:
+    """Run only the outbox sender (no polling, no scheduler) until interrupted or `stop` is set.
+
+    Offline it sends to the emulator a `sabai run` or `sabai emulator` serves.
+    """
+    if settings.uses_emulator:
+        token = emulator_token()
+        api_url = (
+            settings.telegram_api or f"http://{settings.emulator_host}:{settings.emulator_port}"
+        )
+    else:
+        assert settings.bot_token is not None
+        token, api_url = settings.bot_token, settings.telegram_api
+    settings = dataclasses.replace(settings, run_sender=True, run_scheduler=False)
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for number in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(number, stop.set)
+    async with (
+        build_app(settings, token, api_url) as app,
+        background(app, settings, force_sender=force),
+    ):
+        log.info("sending only: no polling, no scheduler", extra={"api": api_url})
+        await stop.wait()
     return 0

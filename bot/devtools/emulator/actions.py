@@ -195,6 +195,13 @@ class UserActions:
         }
         return self._user_message(user_id, chat_id, {"contact": contact})
 
+    def raw_update(self, update: JsonDict) -> JsonDict:
+        """Queue `update` (without its update_id) exactly as given, even one the Bot API's
+        types would reject, as Telegram has been seen to send; return it with its id."""
+        if not isinstance(update, dict) or not update or "update_id" in update:
+            raise EmulatorError("a raw update is a JSON object without update_id")
+        return self.state.enqueue(copy_json(update))
+
     def edit_text(
         self, user_id: int, message_id: int, new_text: str, chat_id: int | None = None
     ) -> JsonDict:

@@ -21,6 +21,7 @@ What users do (each returns the update it created):
     POST /_emulator/edit_text       {user_id, message_id, new_text, chat_id?}
     POST /_emulator/channel_post    {channel_id, text}
     POST /_emulator/group_text      {group_id, user_id, text}
+    POST /_emulator/raw_update      {update}  (queued as given, even if malformed)
     POST /_emulator/block           {user_id}   (the user blocks the bot)
     POST /_emulator/unblock         {user_id}
 
@@ -68,6 +69,7 @@ _ACTIONS = (
     "edit_text",
     "channel_post",
     "group_text",
+    "raw_update",
 )
 
 Route = Callable[[web.Request], Awaitable[Any]]
