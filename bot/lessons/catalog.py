@@ -34,12 +34,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.core.db import PROJECT_DIR
 from bot.core.i18n import is_plain_number
+from bot.core.resources import content_folder
 
 log = logging.getLogger("sabai.lessons")
 
-LESSONS_DIR = PROJECT_DIR / "content" / "lessons"
+LESSONS_DIR = content_folder() / "lessons"
 # Languages a lesson must have; others (Sylheti) are optional and fall back to Bangla.
 REQUIRED_LANGUAGES = ("bn", "en")
 LESSON_LANGUAGES = ("bn", "en", "syl")
