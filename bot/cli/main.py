@@ -21,6 +21,7 @@ log = logging.getLogger("sabai.cli")
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sabai", description="Sabai civic messaging bot")
+    parser.add_argument("--version", action="version", version=f"sabai {_version()}")
     parser.add_argument(
         "--config", type=Path, help="config file (default: SABAI_CONFIG or ./config.toml)"
     )
@@ -35,7 +36,10 @@ def _parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
-    db_sub.add_parser("upgrade", help="apply Alembic migrations")
+    upgrade = db_sub.add_parser("upgrade", help="apply Alembic migrations")
+    upgrade.add_argument(
+        "--verbose", action="store_true", help="show Alembic's own progress lines too"
+    )
 
     areas = sub.add_parser("areas", help="the Bangladesh area hierarchy")
     areas_sub = areas.add_subparsers(dest="areas_command", required=True)
@@ -79,16 +83,19 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from bot.wiring.runner import run
 
         return await run(settings, chat=not args.no_chat)
-    configure_logging(settings.log_level, secrets=[settings.bot_token or ""])
+    level = settings.log_level
+    if getattr(args, "verbose", False) and level in ("WARNING", "ERROR"):
+        level = "INFO"
+    configure_logging(level, secrets=[settings.bot_token or ""])
     if args.command == "db":
         from bot.core.db import upgrade
 
-        await upgrade(settings.database_url)
+        await upgrade(settings.database_url, verbose=args.verbose)
         print(f"database is at the latest schema ({_safe_url(settings.database_url)})")
         return 0
     if args.command == "areas":
         from bot.areas.importer import import_areas
-        from bot.wiring.app import prepare_database
+        from bot.wiring.database import prepare_database
 
         engine, sessions = await prepare_database(settings)
         try:
@@ -120,6 +127,15 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command in cli_alerts.COMMANDS:
         return await cli_alerts.run(args, settings)
     return 2
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sabai")
+    except PackageNotFoundError:
+        return "(not installed)"
 
 
 def _safe_url(url: str) -> str:
