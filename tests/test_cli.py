@@ -124,6 +124,9 @@ async def test_run_offline_answers_a_resident(tmp_path: Path, project_dir: Path)
     assert proc.returncode == 0, log[-2000:]
     assert '"message": "update handled"' in log
     assert secret not in log
+    # The start-up migration reports the steps it applied, and none of Alembic's chatter.
+    assert '"message": "database migrated"' in log
+    assert '"logger": "alembic' not in log
 
 
 # Commands an operator runs beside the bot, none of which talks to Telegram.
