@@ -13,13 +13,14 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
-from bot.core.db import MIGRATIONS_DIR, create_engine, upgrade_sync
+from bot.core.db import create_engine, upgrade_sync
+from bot.core.resources import migrations_folder
 from bot.core.schema import metadata
 
 
 def _config(url: str) -> Config:
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", str(migrations_folder()))
     config.set_main_option("sqlalchemy.url", url)
     return config
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import event
@@ -15,11 +18,10 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from bot.core import sqlite_inline
+from bot.core.resources import migrations_folder
 
 # How long a statement waits for another connection's write lock before failing.
 BUSY_TIMEOUT_SECONDS = 30.0
-PROJECT_DIR = Path(__file__).resolve().parents[2]
-MIGRATIONS_DIR = PROJECT_DIR / "migrations"
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -55,18 +57,34 @@ def _alembic_config(url: str) -> object:
     from alembic.config import Config
 
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", str(migrations_folder()))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 
 
-def upgrade_sync(url: str, revision: str = "heads") -> None:
+@contextlib.contextmanager
+def _alembic_logging(verbose: bool) -> Iterator[None]:
+    # Alembic announces its plugins, dialect and DDL mode at INFO on every run; migrations/env.py
+    # logs each step it applies, so without `verbose` only a change is reported.
+    logger = logging.getLogger("alembic")
+    previous = logger.level
+    if not verbose:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
+def upgrade_sync(url: str, revision: str = "heads", *, verbose: bool = False) -> None:
     """Apply Alembic migrations up to `revision` (blocking; run it off the event loop)."""
-    from alembic import command
+    with _alembic_logging(verbose):
+        # Importing Alembic already logs (its plugins), so that happens inside too.
+        from alembic import command
 
-    command.upgrade(_alembic_config(url), revision)  # type: ignore[arg-type]
+        command.upgrade(_alembic_config(url), revision)  # type: ignore[arg-type]
 
 
-async def upgrade(url: str, revision: str = "heads") -> None:
+async def upgrade(url: str, revision: str = "heads", *, verbose: bool = False) -> None:
     """Apply Alembic migrations without blocking the event loop."""
-    await asyncio.to_thread(upgrade_sync, url, revision)
+    await asyncio.to_thread(upgrade_sync, url, revision, verbose=verbose)

@@ -11,17 +11,16 @@ from aiogram import Bot, Dispatcher
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.alerts.menu import alerts_menu
-from bot.areas.importer import ensure_areas
 from bot.areas.tree import load_index, load_tree
 from bot.channels.telegram.client import make_bot
 from bot.core.callback_sign import SECRET_ENV, SignerSource
 from bot.core.config import Settings
-from bot.core.db import create_engine, session_factory, upgrade
 from bot.core.i18n import Catalog
 from bot.lessons.catalog import Library
 from bot.lessons.flow import LessonFlow
 from bot.residents.conversation import Context
 from bot.wiring import heap
+from bot.wiring.database import prepare_database
 
 log = logging.getLogger("sabai.app")
 
@@ -62,19 +61,6 @@ class App:
     library: Library
     signer_source: SignerSource
     response_types: tuple[type, ...] = ()
-
-
-async def prepare_database(
-    settings: Settings,
-) -> tuple[AsyncEngine, async_sessionmaker[AsyncSession]]:
-    """Migrate the database and load the areas on first start."""
-    await upgrade(settings.database_url)
-    engine = create_engine(settings.database_url)
-    sessions = session_factory(engine)
-    report = await ensure_areas(sessions)
-    if report is not None:
-        log.info("areas imported", extra={"areas": report.areas, "populations": report.populations})
-    return engine, sessions
 
 
 @asynccontextmanager

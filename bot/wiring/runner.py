@@ -10,11 +10,11 @@ import dataclasses
 import logging
 import signal
 import sys
+from pathlib import Path
 
 from bot.channels.telegram.client import EMULATOR_BOT_ID, emulator_token
 from bot.channels.telegram.polling import poll
 from bot.core.config import Settings
-from bot.core.db import PROJECT_DIR
 from bot.core.logging_setup import configure_logging
 from bot.wiring.app import build_app
 from bot.wiring.background import background
@@ -29,8 +29,9 @@ async def run(
     settings = dataclasses.replace(settings, run_sender=settings.run_sender and sender)
     chatting = chat and settings.uses_emulator
     if chatting:
-        # The terminal belongs to the conversation; logs go to a file beside the database.
-        log_path = PROJECT_DIR / "var" / "sabai.log"
+        # The terminal belongs to the conversation; logs go to a file under the current
+        # directory, like the default SQLite database.
+        log_path = Path.cwd() / "var" / "sabai.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("a", encoding="utf-8") as stream:
             configure_logging(settings.log_level, [settings.bot_token or ""], stream)
