@@ -118,7 +118,9 @@ def build_tools_router() -> Router:
         bot: Bot,
         out: Outgoing,
     ) -> None:
-        # The bot's name is asked before anything is written: getMe may wait on the network.
+        # The link needs the bot's name, and getMe may wait on the network: ask before
+        # anything is written, with the lookup's read transaction ended first.
+        await conversation.finish()
         me = await bot.me()
         words = StaffWords(conversation)
         said = await _invitation(words, staff, command.args or "", me.username)

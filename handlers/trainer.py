@@ -284,7 +284,9 @@ def build_router(library: Library, sessions: async_sessionmaker[AsyncSession]) -
         bot: Bot,
         out: Outgoing,
     ) -> None:
-        # The bot's name is asked before anything is written: getMe may wait on the network.
+        # The link needs the bot's name, and getMe may wait on the network: ask before
+        # anything is written, with the lookup's read transaction ended first.
+        await conversation.finish()
         me = await bot.me()
         trainer = Trainer(conversation, staff, library, quiet)
         try:
