@@ -22,7 +22,7 @@ from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.alerts.compose import PREFIX, Outcome, list_text
-from bot.alerts.progress import Edit, confirmation_screen
+from bot.alerts.progress import Edit, confirmation_screen, move_progress
 from bot.alerts.service import (
     TOPICS,
     TOPICS_PREFIX,
@@ -44,7 +44,7 @@ from bot.residents.routing import composer_for
 from bot.staff.language import staff_language
 from bot.staff.roles import Role, Staff
 from handlers.filters import private_chat, private_tap, when
-from handlers.render import Outgoing, keyboard
+from handlers.render import Outgoing, Shown, keyboard
 from handlers.roles_filter import HasRole
 
 log = logging.getLogger("sabai.alerts")
@@ -111,13 +111,14 @@ def build_router(
             out.tap(query, await _cancel(conversation, staff, token, language))
             return
         outcome = await composer_for(conversation, staff, quiet_hours, user_id).action(token)
-        if outcome.confirmed is not None:
-            reply = await _queue(
-                query, conversation, staff, outcome, language, sessions, quiet_hours
-            )
-        else:
-            reply = Reply(outcome.screens, toast=outcome.toast)
-        out.tap(query, reply, signer, conversation.now)
+        if outcome.confirmed is None:
+            out.tap(query, Reply(outcome.screens, toast=outcome.toast), signer, conversation.now)
+            return
+        reply, alert_id = await _queue(
+            query, conversation, staff, outcome, language, sessions, quiet_hours
+        )
+        shown = _progress_follows(sessions, alert_id, query) if alert_id else None
+        out.tap(query, reply, signer, conversation.now, shown=shown)
 
     return router
 
@@ -146,8 +147,8 @@ async def _queue(
     language: str,
     sessions: async_sessionmaker[AsyncSession],
     quiet: QuietHours,
-) -> Reply:
-    """Queue the confirmed alert; the preview becomes its progress message."""
+) -> tuple[Reply, int | None]:
+    """Queue the confirmed alert (and say which); the preview becomes its progress message."""
     assert outcome.confirmed is not None
     ctx = conversation.ctx
     message = query.message
@@ -169,11 +170,25 @@ async def _queue(
             progress=progress,
         )
     except AlertError as exc:
-        return Reply(toast=ctx.catalog.text(language, exc.key, **exc.params), alert=True)
+        return Reply(toast=ctx.catalog.text(language, exc.key, **exc.params), alert=True), None
     screen = await confirmation_screen(
         conversation.session, ctx.catalog, language, queued.alert_id, ctx.tz, ctx.small_count_k
     )
-    return Reply([screen])
+    return Reply([screen]), queued.alert_id
+
+
+def _progress_follows(
+    sessions: async_sessionmaker[AsyncSession], alert_id: int, query: CallbackQuery
+) -> Shown:
+    """When the preview could not become the progress message, the new message does: stored
+    in a short transaction of its own, once Telegram has said which message it is."""
+    tapped = query.message.message_id if isinstance(query.message, Message) else None
+
+    async def follow(chat_id: int, message_id: int) -> None:
+        if message_id != tapped:
+            await move_progress(sessions, alert_id, chat_id, message_id)
+
+    return follow
 
 
 async def _cancel(conversation: Conversation, staff: Staff, token: str, language: str) -> Reply:

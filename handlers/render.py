@@ -30,6 +30,8 @@ from handlers.commands import sync_chat_commands
 log = logging.getLogger("sabai.render")
 
 Send = Callable[[], Awaitable[None]]
+# Told (chat id, message id) of where a screen was shown.
+Shown = Callable[[int, int], Awaitable[None]]
 
 
 def keyboard(
@@ -97,21 +99,34 @@ class Outgoing:
         said: Reply | Screen | str | None = None,
         signer: CallbackSigner | None = None,
         now: datetime | None = None,
+        shown: Shown | None = None,
     ) -> None:
         """Answer a button press: its toast, then the first screen in place of the pressed
-        message when it can, the rest as new messages."""
+        message when it can, the rest as new messages. `shown` learns where the first
+        screen ended up, for work that needs its message id (after the call, not during)."""
         reply = as_reply(said) if said is not None else Reply()
 
         async def send() -> None:
             await query.answer(reply.toast, show_alert=reply.alert)
             chat_id = query.message.chat.id if query.message is not None else query.from_user.id
             screens = compact(reply.screens)
-            if reply.replace and screens and isinstance(query.message, Message):
-                first = screens.pop(0)
-                if not await self._edit(query.message, first, signer, query.from_user.id, now):
-                    screens.insert(0, first)
-            await self._send_screens(chat_id, screens, signer, now)
+            first_id: int | None = None
+            pressed = query.message if isinstance(query.message, Message) else None
+            user_id = query.from_user.id
+            if (
+                reply.replace
+                and screens
+                and pressed is not None
+                and await self._edit(pressed, screens[0], signer, user_id, now)
+            ):
+                first_id = pressed.message_id
+                screens.pop(0)
+            sent = await self._send_screens(chat_id, screens, signer, now)
             await self._follow_language(chat_id, reply)
+            if first_id is None and sent:
+                first_id = sent[0]
+            if shown is not None and first_id is not None:
+                await shown(chat_id, first_id)
 
         self._sends.append(send)
 
@@ -156,11 +171,15 @@ class Outgoing:
         screens: list[Screen],
         signer: CallbackSigner | None,
         now: datetime | None,
-    ) -> None:
+    ) -> list[int]:
+        """Send `screens` as new messages; their message ids."""
+        sent = []
         for screen in screens:
-            await self.bot.send_message(
+            message = await self.bot.send_message(
                 chat_id, screen.text, reply_markup=keyboard(screen, signer, chat_id, now)
             )
+            sent.append(message.message_id)
+        return sent
 
     async def _edit(
         self,
