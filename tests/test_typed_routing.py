@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.alerts.models import AlertDraft
 from bot.core.base import utcnow
 from bot.residents.conversation import Conversation
 from bot.residents.routing import Owner, Routed, TypedText
@@ -77,6 +78,11 @@ async def test_text_in_an_alert_draft_belongs_to_the_draft_even_mid_lesson(
         assert "Places matching" in found.text
         assert all(data != "al:x" for row in found.buttons for _, data in row)
 
-        # A resident who never held the role gets the resident conversation, draft or not.
+        # A draft left by someone who no longer coordinates is not theirs to answer.
         await signed_up(h, 9303)
-        assert (await route_plain_text(h, 9303, "Kulaura")).owner is Owner.CONVERSATION
+        async with h.app.sessions.begin() as session:
+            session.add(
+                AlertDraft(staff_telegram_id=9303, step="areas", data={}, updated_at=utcnow())
+            )
+        routed = await route_plain_text(h, 9303, "Kulaura")
+        assert routed.owner is Owner.CONVERSATION and routed.staff is None
