@@ -117,7 +117,7 @@ class ConversationMiddleware(BaseMiddleware):
                 )
                 data["conversation"] = conversation
             result = await handler(event, data)
-            # Most handlers have committed and closed already (Conversation.finish);
+            # A handler that had to commit early (Conversation.finish) may leave nothing:
             # committing again would open and close an empty transaction.
             if session.in_transaction() or session.new:
                 await session.commit()
