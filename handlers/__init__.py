@@ -24,7 +24,12 @@ from handlers import (
     trainer,
     trainer_register,
 )
-from handlers.middlewares import ChatOrderMiddleware, ConversationMiddleware, UpdateLogMiddleware
+from handlers.middlewares import (
+    ChatOrderMiddleware,
+    CleanTextMiddleware,
+    ConversationMiddleware,
+    UpdateLogMiddleware,
+)
 from handlers.roles_filter import StaffMiddleware
 from handlers.staff_desk import build_desk
 from handlers.throttle import ThrottleMiddleware
@@ -51,6 +56,7 @@ def build_dispatcher(
     """Wire middlewares and routers into a fresh dispatcher."""
     # Conversation state lives in the residents table, so aiogram's FSM is not needed.
     dp = Dispatcher(disable_fsm=True)
+    dp.update.outer_middleware(CleanTextMiddleware())
     dp.update.outer_middleware(UpdateLogMiddleware())
     # Before the session middleware: a dropped flood costs no database work.
     dp.update.outer_middleware(

@@ -24,11 +24,20 @@ def build_router(catalog: Catalog) -> Router:
             type(event.exception).__name__,
             exc_info=event.exception,
         )
+        text = catalog.text(language, "error.internal")
+        query = event.update.callback_query
+        if query is not None:
+            # The handler's answer to the press was never sent: answer it here, or the button
+            # keeps spinning (the message below says what happened).
+            try:
+                await bot.answer_callback_query(query.id)
+            except TelegramAPIError as exc:
+                log.warning("could not answer the button press: %s", type(exc).__name__)
         chat_id = _chat_of(event)
         if chat_id is None:
             return
         try:
-            await bot.send_message(chat_id, catalog.text(language, "error.internal"))
+            await bot.send_message(chat_id, text)
         except TelegramAPIError as exc:
             log.warning("could not tell chat about the failure: %s", type(exc).__name__)
 

@@ -36,11 +36,17 @@ def when(magic: MagicFilter) -> When:
     return When(magic)
 
 
+# A private chat's updates that name no sender, or a bot account as the sender, cannot come
+# from a person (bots cannot write to bots): the routers behind these filters, which all
+# need the person's conversation, never see them, and they end up ignored.
+_PERSON = F.from_user.is_bot.is_(False)
+
+
 def private_chat() -> When:
-    """Messages (or member updates) in a one-to-one chat with the bot."""
-    return When(F.chat.type == ChatType.PRIVATE)
+    """Messages (or member updates) from a person in a one-to-one chat with the bot."""
+    return When((F.chat.type == ChatType.PRIVATE) & _PERSON)
 
 
 def private_tap() -> When:
-    """Button taps on a message in a one-to-one chat with the bot."""
-    return When(F.message.chat.type == ChatType.PRIVATE)
+    """A person's button taps on a message in a one-to-one chat with the bot."""
+    return When((F.message.chat.type == ChatType.PRIVATE) & _PERSON)

@@ -10,10 +10,14 @@ from typing import Any
 
 from aiogram import BaseMiddleware
 from aiogram.dispatcher.event.bases import UNHANDLED
+from aiogram.dispatcher.middlewares.user_context import UserContextMiddleware
 from aiogram.types import TelegramObject, Update, User
+from pydantic_core import PydanticSerializationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.base import utcnow
+from bot.core.clean_text import clean_json
+from bot.core.i18n import Catalog
 from bot.residents.conversation import Context, Conversation
 from bot.residents.sender_lookup import load_sender
 from bot.residents.service import TelegramUser
@@ -22,6 +26,34 @@ from handlers.render import Outgoing
 log = logging.getLogger("sabai.updates")
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+class CleanTextMiddleware(BaseMiddleware):
+    """Hand on updates whose every string can be stored and sent back (bot/core/clean_text.py).
+
+    Checked on the whole update, names and captions included, in one serialization; the
+    rare update that fails it is rebuilt from a cleaned copy, as aiogram itself rebuilds
+    updates, so handlers, services and the database never meet a lone surrogate or a NUL.
+    """
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        assert isinstance(event, Update)
+        if _is_clean(event):
+            return await handler(event, data)
+        log.info("cleaned the text of update %s", event.update_id)
+        cleaned = Update.model_validate(
+            clean_json(event.model_dump()), context={"bot": data["bot"]}
+        )
+        # aiogram resolved the sender and chat from the uncleaned update: resolve them again.
+        return await UserContextMiddleware()(handler, cleaned, data)
+
+
+def _is_clean(update: Update) -> bool:
+    try:
+        dumped = update.model_dump_json(exclude_none=True)
+    except PydanticSerializationError:  # a lone surrogate cannot be encoded as UTF-8
+        return False
+    return "\\u0000" not in dumped
 
 
 class UpdateLogMiddleware(BaseMiddleware):
@@ -117,6 +149,7 @@ class ConversationMiddleware(BaseMiddleware):
                 )
                 data["conversation"] = conversation
             result = await handler(event, data)
+            _answer_every_tap(event, out, self.ctx.catalog, data["language"])
             # A handler that had to commit early (Conversation.finish) may leave nothing:
             # committing again would open and close an empty transaction.
             if session.in_transaction() or session.new:
@@ -125,6 +158,16 @@ class ConversationMiddleware(BaseMiddleware):
             out.on_blocked = _marker(conversation)
         await out.flush()
         return result
+
+
+def _answer_every_tap(
+    event: TelegramObject, out: Outgoing, catalog: Catalog, language: str
+) -> None:
+    """Answer a button press no handler answered (an old screen's, a group's, an inline
+    message's...), so the person's button stops spinning and says why nothing happened."""
+    query = event.callback_query if isinstance(event, Update) else None
+    if query is not None and query.id not in out.answered:
+        out.toast(query, catalog.text(language, "error.expired"), alert=True)
 
 
 def _marker(conversation: Conversation) -> Callable[[], Awaitable[None]]:

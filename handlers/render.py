@@ -74,6 +74,8 @@ class Outgoing:
         self.catalog = catalog
         self.app_language = app_language
         self._sends: list[Send] = []
+        # Button presses this update answers; the session middleware answers any other.
+        self.answered: set[str] = set()
         # Called (after the sends) when the person turns out to have blocked the bot.
         self.on_blocked: Callable[[], Awaitable[None]] | None = None
 
@@ -105,6 +107,7 @@ class Outgoing:
         message when it can, the rest as new messages. `shown` learns where the first
         screen ended up, for work that needs its message id (after the call, not during)."""
         reply = as_reply(said) if said is not None else Reply()
+        self.answered.add(query.id)
 
         async def send() -> None:
             await query.answer(reply.toast, show_alert=reply.alert)

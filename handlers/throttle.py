@@ -3,7 +3,8 @@
 This is an outer middleware placed ahead of the session middleware, so a dropped update costs
 a dictionary lookup and nothing else: no session, no query, no handler. The person gets one
 gentle "slow down" per window (in the language of their last handled update), not one per
-dropped update, which would itself be a flood.
+dropped update, which would itself be a flood. Every dropped button press is answered
+with that note as a toast, so no button is left spinning.
 
 The counts live in this process's memory. With several bot processes behind a webhook each
 sees a share of a person's updates, so the effective limit is somewhat higher there; that is
@@ -80,7 +81,10 @@ class ThrottleMiddleware(BaseMiddleware):
         recent.times.append(now)
         if full:
             self.dropped += 1
-            if recent.warned_at is None or now - recent.warned_at >= self.window:
+            # A dropped button press is still answered, or the button keeps spinning; the
+            # answer is a toast on the person's own screen, not one more chat message.
+            tapped = isinstance(event, Update) and event.callback_query is not None
+            if tapped or recent.warned_at is None or now - recent.warned_at >= self.window:
                 recent.warned_at = now
                 await self._warn(event, data, user, recent.language)
             return None

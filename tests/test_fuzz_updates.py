@@ -2,8 +2,11 @@
 
 Hypothesis draws compact update *specs* (what kind, which person, which text or button data);
 they are turned into Telegram-shaped updates by the emulator on the bot's event loop and fed
-to the real dispatcher, as Telegram would deliver them. Each example carries a batch of
-updates so that one running bot sees all 10,000 in under a minute.
+to the real dispatcher the way long polling hands them on: each raw update goes through the
+polling path's per-update validation, so one the Bot API types reject is skipped there.
+Each example carries a batch of updates so that one running bot sees all 10,000 in under a
+minute. Besides what clients send, there are updates without a sender, from bot accounts,
+with lone surrogates in text and names, and a schema-breaking one.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
+from bot.channels.telegram.polling import SkipMalformedUpdates
 from bot.core.callback_sign import CallbackSigner, load_secret
 from bot.staff.roles import Role, grant_role
 from handlers.throttle import ThrottleMiddleware
@@ -55,8 +59,17 @@ RESIDENT_BUTTONS = [
 STAFF_BUTTONS = ["stf:rv:1", "stf:rv:1|0|AAAAAAAAAAAA", "stf:rv:-5|zz|x", "stf:", "stf:rv:abc"]
 
 
+# Lone UTF-16 surrogates arrive as JSON escapes ("\\ud800") from broken or hostile clients.
+lone_surrogate = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
+with_surrogates = st.lists(
+    st.one_of(lone_surrogate, st.sampled_from(["a", "ক", " ", "😀", "Kulaura"])),
+    min_size=1,
+    max_size=12,
+).map("".join)
 text = st.one_of(
     st.sampled_from(COMMANDS),
+    with_surrogates,
+    st.tuples(st.sampled_from(COMMANDS), with_surrogates).map(" ".join),
     st.sampled_from(WORDS),
     st.text(min_size=1, max_size=40),
     st.tuples(st.sampled_from(COMMANDS), st.text(max_size=30)).map(" ".join),
@@ -92,6 +105,12 @@ spec = st.one_of(
     st.tuples(st.just("inline"), person, text.map(lambda s: s[:256])),
     st.tuples(st.just("poll_answer"), person),
     st.tuples(st.just("reaction"), person),
+    st.tuples(st.just("no_sender"), person, text),
+    st.tuples(st.just("from_bot"), person, text),
+    st.tuples(st.just("bot_button"), person, callback_data),
+    st.tuples(st.just("group_button"), person, st.sampled_from([GROUP, SUPERGROUP]),
+              callback_data),
+    st.tuples(st.just("odd_name"), person, with_surrogates, text),
 )  # fmt: skip
 
 
@@ -117,6 +136,14 @@ EVERY_KIND: list[tuple[Any, ...]] = [
     ("text", REGULAR_BASE + 1, "/invite trainer 60586565"),
     ("text", REGULAR_BASE, "/staff"),
     ("text", 9_876_543_210, "/start inv-aaaaaaaaaaaaaaaa"),
+    ("no_sender", REGULAR_BASE + 8, "/start"),
+    ("from_bot", REGULAR_BASE + 8, "/start"),
+    ("bot_button", REGULAR_BASE + 8, "m:help"),
+    ("group_button", REGULAR_BASE + 8, GROUP, "m:help"),
+    ("odd_name", REGULAR_BASE + 9, "R\ud800hima", "/start"),
+    ("text", REGULAR_BASE + 9, "Kula\udc00ura"),
+    ("schema_breaking", REGULAR_BASE + 9),
+    ("text", REGULAR_BASE + 9, "/start"),
 ]  # fmt: skip
 
 
@@ -131,6 +158,9 @@ class Feeder:
         self.blocked: set[int] = set()
         self.signer: Any = None
         self.busy = 0.0  # seconds spent feeding, as opposed to generating
+        self.polling = SkipMalformedUpdates()
+        self.skipped = 0
+        self.presses: list[str] = []  # callback query ids, each of which must be answered
 
     def _user(self, user_id: int) -> dict[str, Any]:
         if user_id not in self.known:
@@ -139,8 +169,29 @@ class Feeder:
         return self.emu.state.users[user_id]
 
     async def _feed(self, update: dict[str, Any]) -> None:
-        await self.h.feed(update)
+        # As long polling sees it: a getUpdates answer, validated update by update.
+        app = self.h.app
+        parsed = self.polling.salvage(app.bot, {"ok": True, "result": [update]})
+        self.skipped += 1 - len(parsed)
+        for one in parsed:
+            await app.dispatcher.feed_update(app.bot, one)
+        if "callback_query" in update:
+            self.presses.append(update["callback_query"]["id"])
         self.fed += 1
+
+    def _private(
+        self, user_id: int, content: dict[str, Any], sender: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """A message in the person's private chat, exactly as given (sender included)."""
+        message: dict[str, Any] = {
+            "message_id": 10**6 + self.fed,
+            "date": 1_700_000_000,
+            "chat": self.emu.state.chat(user_id).chat,
+            **content,
+        }
+        if sender is not None:
+            message["from"] = sender
+        return self.emu.raw_update({"message": message})
 
     async def _unblock(self, user_id: int) -> None:
         # Someone who blocked the bot and then taps a button would make the bot's answer fail
@@ -216,6 +267,24 @@ class Feeder:
             await self._feed(sent)
             edited = emu.edit_text(user_id, sent["message"]["message_id"], "edited", one[2])
             await self._feed(edited)
+        elif kind in ("no_sender", "from_bot"):
+            helper = {"id": user_id, "is_bot": True, "first_name": "Helper", "username": "h_bot"}
+            sender = helper if kind == "from_bot" else None
+            await self._feed(self._private(user_id, {"text": one[2]}, sender))
+        elif kind == "bot_button":
+            press = emu.press_button(user_id, 1, one[2], forge=True)
+            press["callback_query"]["from"] = {**user, "is_bot": True}
+            await self._feed(press)
+        elif kind == "group_button":
+            await self._feed(emu.press_button(user_id, 1, one[3], chat_id=one[2], forge=True))
+        elif kind == "odd_name":
+            # Only the update carries the name: the emulator's own records stay encodable.
+            update = emu.send_text(user_id, one[3])
+            update["message"]["from"] = {**user, "first_name": one[2]}
+            await self._feed(update)
+        elif kind == "schema_breaking":
+            # A poll without its required fields: aiogram's types reject the whole update.
+            await self._feed(self._private(user_id, {"poll": {"id": "5", "question": "?"}}, user))
         elif kind == "inline":
             await self._feed(
                 emu.state.enqueue(
@@ -324,9 +393,12 @@ async def test_ten_thousand_hostile_updates_break_nothing(
         with caplog.at_level(logging.WARNING):
             await asyncio.to_thread(throw)
         elapsed = time.perf_counter() - started
-        errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+        errors = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
         assert errors == [], [r.getMessage() for r in errors[:5]]
         assert feeder.fed >= TOTAL_UPDATES, feeder.fed
+        assert feeder.skipped >= 1  # the schema-breaking update, skipped by the polling path
+        spinning = [q for q in feeder.presses if h.emulator.callback_answer(q) is None]
+        assert spinning == [], f"{len(spinning)} of {len(feeder.presses)} presses unanswered"
         [throttle] = [
             m for m in h.app.dispatcher.update.outer_middleware if isinstance(m, ThrottleMiddleware)
         ]
