@@ -7,22 +7,29 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from bot.core.config import Settings
 from bot.wiring.app import App
+
+if TYPE_CHECKING:
+    from bot.wiring.scheduler import Scheduling
 
 log = logging.getLogger("sabai.background")
 
 
 @asynccontextmanager
-async def background(app: App, settings: Settings) -> AsyncIterator[None]:
-    """Run the sender and the scheduler (each where the config says so) until exit."""
+async def background(app: App, settings: Settings) -> AsyncIterator[Scheduling | None]:
+    """Run the sender and the scheduler (each where the config says so) until exit.
+
+    Yields the scheduling, whose `is_leader` tells whether this process runs the scheduler.
+    """
     from aiogram.exceptions import TelegramAPIError
 
     from bot.channels.telegram.transport import AiogramTransport
     from bot.delivery.rate_limit import MemoryRateLimiter, RateLimiter, RateLimits, RedisRateLimiter
     from bot.delivery.sender import Sender
-    from bot.wiring.scheduler import build_scheduler
+    from bot.wiring.scheduler import Scheduling
 
     stop = asyncio.Event()
     sender_task: asyncio.Task[None] | None = None
@@ -48,7 +55,7 @@ async def background(app: App, settings: Settings) -> AsyncIterator[None]:
     if settings.run_sender:
         progress_task = asyncio.create_task(_alert_progress(app, stop), name="sabai-progress")
 
-    scheduler = None
+    scheduling: Scheduling | None = None
     if settings.run_scheduler:
 
         async def send_text(chat_id: int, text: str) -> None:
@@ -58,15 +65,15 @@ async def background(app: App, settings: Settings) -> AsyncIterator[None]:
             except TelegramAPIError as exc:
                 log.warning("digest not delivered: %s", type(exc).__name__)
 
-        scheduler = build_scheduler(
+        scheduling = Scheduling(
             settings, app.sessions, app.library, app.ctx.catalog, send_text=send_text
         )
-        scheduler.start()
+        await scheduling.start()
     try:
-        yield
+        yield scheduling
     finally:
-        if scheduler is not None:
-            scheduler.shutdown(wait=False)
+        if scheduling is not None:
+            await scheduling.stop()
         stop.set()
         for task in (sender_task, progress_task):
             if task is not None:
