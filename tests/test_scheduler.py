@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select, text, update
@@ -14,7 +15,8 @@ from bot.core.base import utcnow
 from bot.delivery.outbox import OUTBOX
 from bot.lessons.courses import CANCELLED
 from bot.lessons.models import Course
-from bot.wiring.scheduler import Jobs, Scheduling
+from bot.staff.roles import Role, grant_role
+from bot.wiring.scheduler import Jobs, Scheduling, digest_trigger, retention_trigger
 from tests import botkit
 from tests.botkit import Harness, running_bot
 from tests.onboard import signed_up
@@ -182,3 +184,47 @@ async def test_on_postgres_one_scheduler_leads_and_another_takes_over(
     finally:
         await first.stop()
         await second.stop()
+
+
+async def test_a_digest_due_while_down_goes_out_at_start_once(
+    db_url: str, sessions: Sessions
+) -> None:
+    tuesday = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)  # Tuesday 12:00 in Dhaka
+    async with sessions() as session:
+        await grant_role(session, 8701, Role.COORDINATOR, "6058", "cli:test")
+        await session.commit()
+    sent: list[int] = []
+
+    async def send(telegram_id: int, text: str) -> None:
+        sent.append(telegram_id)
+
+    settings = botkit.test_settings(db_url)
+
+    async def start_and_stop() -> None:
+        jobs = Jobs(settings, sessions, send_text=send, clock=lambda: tuesday)
+        await jobs.start()
+        try:
+
+            async def digest_ran() -> bool:
+                job = jobs.scheduler.get_job("reach:digest")
+                return job is not None and job.next_run_time > datetime.now(UTC)
+
+            await until(digest_ran)
+            await asyncio.sleep(0.3)
+        finally:
+            jobs.stop()
+
+    await start_and_stop()
+    await start_and_stop()
+    # Monday's digest, missed, went out at the first start and not again at the second.
+    assert sent == [8701]
+
+
+def test_digest_and_retention_keep_their_local_hours() -> None:
+    dhaka = ZoneInfo("Asia/Dhaka")
+    monday_early = datetime(2026, 11, 30, 8, 30, tzinfo=dhaka)
+    monday_nine = datetime(2026, 11, 30, 9, 0, tzinfo=dhaka)
+    assert digest_trigger(dhaka).get_next_fire_time(None, monday_early) == monday_nine
+    assert retention_trigger(dhaka).get_next_fire_time(None, monday_early) == datetime(
+        2026, 12, 1, 3, 30, tzinfo=dhaka
+    )

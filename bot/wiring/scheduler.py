@@ -24,6 +24,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -56,8 +57,22 @@ def course_job_id(course_id: int) -> str:
     return f"{COURSE_PREFIX}{course_id}"
 
 
+def digest_trigger(tz: ZoneInfo) -> CronTrigger:
+    """Every full local hour: Monday 09:00 sharp, and later hours catch up a missed run."""
+    return CronTrigger(minute=0, timezone=tz)
+
+
+def retention_trigger(tz: ZoneInfo) -> CronTrigger:
+    """Nightly, at a quiet local hour."""
+    hour, minute = RETENTION_AT
+    return CronTrigger(hour=hour, minute=minute, timezone=tz)
+
+
 class Jobs:
-    """One APScheduler with every job Sabai runs, rebuilt from the database."""
+    """One APScheduler with every job Sabai runs, rebuilt from the database.
+
+    `clock` is what the jobs take as now (tests pass a fixed one); triggers use real time.
+    """
 
     def __init__(
         self,
@@ -66,9 +81,12 @@ class Jobs:
         library: Library | None = None,
         catalog: Catalog | None = None,
         send_text: SendText | None = None,
+        *,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
+        self.clock = clock
         self.library = library or Library.load()
         self.catalog = catalog or Catalog.load(default_language=settings.default_language)
         # Sends one message to one chat now (the digest: one per coordinator a week).
@@ -94,16 +112,15 @@ class Jobs:
         )
         self.scheduler.add_job(
             self.digest_job,
-            CronTrigger(minute=0, timezone=tz),
+            digest_trigger(tz),
             id="reach:digest",
             replace_existing=True,
             # At start too: a digest due while no scheduler ran goes out now.
             next_run_time=datetime.now(UTC),
         )
-        hour, minute = RETENTION_AT
         self.scheduler.add_job(
             self.retention_job,
-            CronTrigger(hour=hour, minute=minute, timezone=tz),
+            retention_trigger(tz),
             id="events:retention",
             replace_existing=True,
         )
@@ -159,7 +176,9 @@ class Jobs:
         """Scheduler entry point: deliver one course position, then schedule the next one."""
         self._delivering.add(course_id)
         try:
-            result = await deliver_step(self.sessions, self.library, self.catalog, course_id, index)
+            result = await deliver_step(
+                self.sessions, self.library, self.catalog, course_id, index, now=self.clock()
+            )
         finally:
             self._delivering.discard(course_id)
         log.info(
@@ -183,7 +202,7 @@ class Jobs:
         sent = await weekly_digest_job(
             self.sessions,
             self.send_text,
-            utcnow(),
+            self.clock(),
             catalog=self.catalog,
             tz=self.settings.tz,
             k=self.settings.small_count_k,
