@@ -14,11 +14,9 @@ from tests import botkit
 from tests.botkit import running_bot
 
 
-async def test_start_up_on_sqlite_logs_no_traceback_while_an_update_writes(
+async def test_start_up_logs_no_traceback_while_an_update_writes(
     db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    if not db_url.startswith("sqlite"):
-        pytest.skip("the lock clash is SQLite's")
     caplog.set_level(logging.INFO)
     settings = botkit.test_settings(db_url)
     async with running_bot(db_url) as h, contextlib.AsyncExitStack() as stack:

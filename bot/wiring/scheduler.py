@@ -44,7 +44,7 @@ from bot.wiring.leader import AdvisoryLock
 
 log = logging.getLogger("sabai.scheduler")
 
-RECONCILE_SECONDS = 30
+RECONCILE_SECONDS = 15
 # How often a process that does not lead tries to, and a leader checks its lock.
 RETRY_SECONDS = 15.0
 RETENTION_AT = (3, 30)
