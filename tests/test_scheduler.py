@@ -121,6 +121,26 @@ async def test_edited_and_cancelled_courses_move_or_lose_their_jobs(db_url: str)
             jobs.stop()
 
 
+async def test_a_course_confirmed_in_chat_gets_its_job_while_the_scheduler_runs(
+    db_url: str,
+) -> None:
+    settings = botkit.test_settings(db_url)
+    async with running_bot(db_url) as h:
+        scheduling = Scheduling(settings, h.app.sessions, every=0.1)
+        await scheduling.start()
+        try:
+            course = await course_with_members(h, 8800)
+
+            async def has_job() -> bool:
+                jobs = scheduling.jobs
+                job = jobs.scheduler.get_job(f"course:{course.id}") if jobs else None
+                return job is not None and job.next_run_time == course.next_at
+
+            await until(has_job)
+        finally:
+            await scheduling.stop()
+
+
 async def test_on_sqlite_this_process_leads_at_once(db_url: str, sessions: Sessions) -> None:
     if not db_url.startswith("sqlite"):
         pytest.skip("PostgreSQL elects its leader")
@@ -153,8 +173,8 @@ async def test_on_postgres_one_scheduler_leads_and_another_takes_over(
     if not db_url.startswith("postgresql"):
         pytest.skip("SQLite has a single process")
     settings = botkit.test_settings(db_url)
-    first = Scheduling(settings, sessions, retry_seconds=0.1)
-    second = Scheduling(settings, sessions, retry_seconds=0.1)
+    first = Scheduling(settings, sessions, every=0.1)
+    second = Scheduling(settings, sessions, every=0.1)
     await first.start()
     await second.start()
     try:

@@ -2,7 +2,7 @@
 
 Jobs live in APScheduler's memory job store and are rebuilt from the database, which is the
 truth: a course row says which position is due next and when. `Jobs.reconcile` runs when this
-process starts leading and every `RECONCILE_SECONDS`: it adds or moves the job of every active
+process starts leading and every `WATCH_SECONDS`: it adds or moves the job of every active
 course and drops the jobs of courses no longer active, so a course confirmed, cancelled or
 changed in any process is picked up within that time. Nothing synchronous touches the database.
 
@@ -30,7 +30,6 @@ from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
-from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -44,9 +43,9 @@ from bot.wiring.leader import AdvisoryLock
 
 log = logging.getLogger("sabai.scheduler")
 
-RECONCILE_SECONDS = 15
-# How often a process that does not lead tries to, and a leader checks its lock.
-RETRY_SECONDS = 15.0
+# How often a process that does not lead tries to, and a leader checks its lock and
+# reconciles its course jobs with the course rows.
+WATCH_SECONDS = 15.0
 RETENTION_AT = (3, 30)
 COURSE_PREFIX = "course:"
 
@@ -105,12 +104,6 @@ class Jobs:
         await self.reconcile()
         tz = self.settings.tz
         self.scheduler.add_job(
-            self.reconcile_job,
-            IntervalTrigger(seconds=RECONCILE_SECONDS),
-            id="courses:reconcile",
-            replace_existing=True,
-        )
-        self.scheduler.add_job(
             self.digest_job,
             digest_trigger(tz),
             id="reach:digest",
@@ -162,7 +155,7 @@ class Jobs:
         return changed
 
     async def reconcile_job(self) -> None:
-        """Scheduler entry point: keep one job per active course."""
+        """Reconcile, logging instead of raising when the database is unavailable."""
         try:
             changed = await self.reconcile()
         except SQLAlchemyError:
@@ -231,14 +224,14 @@ class Scheduling:
         catalog: Catalog | None = None,
         send_text: SendText | None = None,
         *,
-        retry_seconds: float = RETRY_SECONDS,
+        every: float = WATCH_SECONDS,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
         self.library = library
         self.catalog = catalog
         self.send_text = send_text
-        self.retry_seconds = retry_seconds
+        self.every = every
         self.jobs: Jobs | None = None
         self._lock: AdvisoryLock | None = None
         self._watch: asyncio.Task[None] | None = None
@@ -249,13 +242,11 @@ class Scheduling:
         return self.jobs is not None
 
     async def start(self) -> None:
-        """Lead now if possible; on PostgreSQL keep trying (or checking the lock) until stopped."""
-        if make_url(self.settings.database_url).get_backend_name() != "postgresql":
-            await self._lead()
-            return
-        self._lock = AdvisoryLock(self.settings.database_url, timeout=self.retry_seconds)
-        await self._elect()
-        self._watch = asyncio.create_task(self._keep_electing(), name="sabai-scheduler-election")
+        """Lead now if possible, then keep watch (try to lead, or check the lock) until stopped."""
+        if make_url(self.settings.database_url).get_backend_name() == "postgresql":
+            self._lock = AdvisoryLock(self.settings.database_url, timeout=self.every)
+        await self._watch_once()
+        self._watch = asyncio.create_task(self._keep_watch(), name="sabai-scheduler-watch")
 
     async def stop(self) -> None:
         """Stop the jobs and give up the lead (another process may take it over)."""
@@ -268,24 +259,31 @@ class Scheduling:
         if self._lock is not None:
             await self._lock.release()
 
-    async def _keep_electing(self) -> None:
+    async def _keep_watch(self) -> None:
         while True:
-            await asyncio.sleep(self.retry_seconds)
-            await self._elect()
+            await asyncio.sleep(self.every)
+            try:
+                await self._watch_once()
+            except Exception:
+                # A watch that died would leave the deployment without a scheduler.
+                log.exception("scheduler watch failed; trying again")
 
-    async def _elect(self) -> None:
-        assert self._lock is not None
-        if self.is_leader:
-            if not await self._lock.still_held():
+    async def _watch_once(self) -> None:
+        if self.jobs is not None:
+            if self._lock is not None and not await self._lock.still_held():
                 log.warning("scheduler lock lost: this process stops running the scheduler")
                 self._stand_down()
+                return
+            # Courses confirmed, changed or ended in any process get their jobs here.
+            await self.jobs.reconcile_job()
             return
-        if await self._lock.acquire():
-            try:
-                await self._lead()
-            except (OSError, SQLAlchemyError):
-                log.warning("scheduler not started: database unavailable", exc_info=True)
-                self._stand_down()
+        if self._lock is not None and not await self._lock.acquire():
+            return
+        try:
+            await self._lead()
+        except (OSError, SQLAlchemyError):
+            log.warning("scheduler not started: database unavailable", exc_info=True)
+            if self._lock is not None:
                 await self._lock.release()
 
     async def _lead(self) -> None:
