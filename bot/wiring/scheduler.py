@@ -244,7 +244,7 @@ class Scheduling:
     async def start(self) -> None:
         """Lead now if possible, then keep watch (try to lead, or check the lock) until stopped."""
         if make_url(self.settings.database_url).get_backend_name() == "postgresql":
-            self._lock = AdvisoryLock(self.settings.database_url, timeout=self.every)
+            self._lock = AdvisoryLock(self.settings.database_url)
         await self._watch_once()
         self._watch = asyncio.create_task(self._keep_watch(), name="sabai-scheduler-watch")
 
@@ -281,8 +281,9 @@ class Scheduling:
             return
         try:
             await self._lead()
-        except (OSError, SQLAlchemyError):
-            log.warning("scheduler not started: database unavailable", exc_info=True)
+        except Exception:
+            # Holding the lock without running the jobs would keep every process from them.
+            log.exception("scheduler not started; trying again later")
             if self._lock is not None:
                 await self._lock.release()
 
