@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -222,15 +223,17 @@ async def test_a_digest_due_while_down_goes_out_at_start_once(
 
     async def start_and_stop() -> None:
         jobs = Jobs(settings, sessions, send_text=send, clock=lambda: tuesday)
+        finished: asyncio.Queue[JobExecutionEvent] = asyncio.Queue()
+
+        def on_finish(event: JobExecutionEvent) -> None:
+            if event.job_id == "reach:digest":
+                finished.put_nowait(event)
+
+        jobs.scheduler.add_listener(on_finish, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
         await jobs.start()
         try:
-
-            async def digest_ran() -> bool:
-                job = jobs.scheduler.get_job("reach:digest")
-                return job is not None and job.next_run_time > datetime.now(UTC)
-
-            await until(digest_ran)
-            await asyncio.sleep(0.3)
+            run = await asyncio.wait_for(finished.get(), 20)
+            assert run.exception is None
         finally:
             jobs.stop()
 
