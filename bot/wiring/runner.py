@@ -11,6 +11,7 @@ from bot.channels.telegram.client import EMULATOR_BOT_ID, emulator_token
 from bot.core.config import Settings
 from bot.core.db import PROJECT_DIR
 from bot.core.logging_setup import configure_logging
+from bot.wiring import heap
 from bot.wiring.app import build_app
 from bot.wiring.background import background
 
@@ -50,6 +51,7 @@ async def _run(settings: Settings, chatting: bool) -> int:
         app = await stack.enter_async_context(build_app(settings, token, api_url))
         await stack.enter_async_context(background(app, settings))
         await register(app.bot, app.ctx.catalog)
+        heap.settle()  # everything loaded at start-up lives as long as the process
         polling = asyncio.create_task(
             app.dispatcher.start_polling(
                 app.bot,
