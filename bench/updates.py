@@ -11,8 +11,8 @@ imports, caches or heap (the "GC objects" column shows what the collector watche
 Latency of one update = from the moment it is queued in the emulator until the dispatcher has
 finished handling it, i.e. until every reply it sent is stored in the emulator (each send
 waits for the emulator's answer). Throughput = all updates / wall time of the whole run.
-CPU ms/update = the process's CPU time (all threads: bot, emulator, residents) over the run /
-updates; it is less sensitive than throughput to other load on the machine.
+CPU ms/update = the process's CPU time (all threads: bot, SQLite connections, emulator,
+residents) over the run / updates; it is less sensitive than throughput to other load.
 
 A third bot, "replies only", makes exactly the Bot API calls Sabai made for each step of each
 conversation script (recorded while Sabai's warm-up residents ran every script, not during the
