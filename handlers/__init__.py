@@ -67,7 +67,11 @@ def build_dispatcher(
                 staff.build_tools_router(),
                 trainer.build_router(library, sessions),
                 alerts.build_router(sessions),
-                coordinator.build_router(settings.small_count_k),
+                coordinator.build_router(
+                    settings.small_count_k,
+                    settings.reach_target_per_10000,
+                    settings.reach_priority_tags,
+                ),
                 trainer_register.build_router(),
             ),
             commands=STAFF_DESK_COMMANDS,

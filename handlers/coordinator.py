@@ -24,7 +24,9 @@ from handlers.roles_filter import HasRole
 COMMANDS = ("reach", "missing")
 
 
-def build_router(small_count_k: int = DEFAULT_K) -> Router:
+def build_router(
+    small_count_k: int = DEFAULT_K, target: float | None = None, priority: tuple[str, ...] = ()
+) -> Router:
     """Build the coordinators' reach router (include it before the residents' router)."""
     router = Router(name="coordinator_reach")
     # Cheap filters first: roles are looked up only for these two commands.
@@ -55,9 +57,9 @@ def build_router(small_count_k: int = DEFAULT_K) -> Router:
             return
         args = (conversation.session, code, utcnow(), ctx.tz, ctx.catalog, language, suppressor)
         if command.command == "reach":
-            result = await reach_chat(*args)
+            result = await reach_chat(*args, target)
         else:
-            result = await missing_chat(*args, ctx.index)
+            result = await missing_chat(*args, ctx.index, target, priority)
         await send_report(message, result)
 
     return router

@@ -189,6 +189,8 @@ async def digest_job() -> None:
         catalog=runtime.catalog,
         tz=runtime.settings.tz,
         k=runtime.settings.small_count_k,
+        target=runtime.settings.reach_target_per_10000,
+        priority=runtime.settings.reach_priority_tags,
     )
     if sent:
         log.info("weekly digests sent", extra={"digests": sent})
