@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.core.base import utcnow
 from bot.residents.conversation import Context, Conversation
 from bot.residents.sender_lookup import load_sender
-from bot.residents.service import TelegramUser
+from bot.residents.service import ResidentService, TelegramUser
 
 log = logging.getLogger("sabai.updates")
 
@@ -100,6 +100,8 @@ class ConversationMiddleware(BaseMiddleware):
                 )
                 sender = await load_sender(session, user.id, now)
                 resident = sender.resident
+                if resident is not None and _acts(event):
+                    ResidentService(session).reachable_again(resident)
                 data["composing_text"] = sender.composing_text
             data["session"] = session
             data["language"] = self.ctx.catalog.resolve(resident.language if resident else None)
@@ -111,3 +113,10 @@ class ConversationMiddleware(BaseMiddleware):
             if session.in_transaction() or session.new:
                 await session.commit()
             return result
+
+
+def _acts(event: TelegramObject) -> bool:
+    """A message or a button tap: the person is there to be reached (not a status change)."""
+    return isinstance(event, Update) and (
+        event.message is not None or event.callback_query is not None
+    )

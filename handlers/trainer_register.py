@@ -97,7 +97,7 @@ def build_router() -> Router:
         if fields[0] == "x":
             await _show(message, ctx.catalog.text(language, "register.cancelled"))
             return
-        if fields[0] == "ok":
+        if fields[0] in ("ok", "ag"):
             person = _person(fields[1:])
             if person is None or not staff.can(Role.TRAINER, person.area_code):
                 await _show(message, ctx.catalog.text(language, "register.not_allowed"))
@@ -111,6 +111,7 @@ def build_router() -> Router:
                     person.gender,
                     person.age_band,
                     conversation.now.astimezone(ctx.tz).date(),
+                    again=fields[0] == "ag",
                 ),
                 staff.pseudonym,
                 ctx.tz,
@@ -193,4 +194,5 @@ async def _step(
         return t("register.cancelled"), []
     language_name = catalog.raw(person.language, LANGUAGE_KEYS[person.language])
     confirm = [(t("register.agree"), PREFIX + "ok:" + ":".join(fields))]
-    return t("register.confirm", place=place, lang_name=language_name), [confirm, cancel]
+    again = [(t("register.agree_again"), PREFIX + "ag:" + ":".join(fields))]
+    return t("register.confirm", place=place, lang_name=language_name), [confirm, again, cancel]
