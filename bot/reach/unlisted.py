@@ -70,10 +70,11 @@ async def unlisted_groups(
     session: AsyncSession, scopes: Sequence[str], index: AreaIndex | None
 ) -> list[UnlistedGroup]:
     """Groups of words the scopes may see, most common first (every group for the country)."""
+    words = typed_words()
     rows = await session.execute(
-        select(typed_words(), func.count())
+        select(words, func.count())
         .where(Resident.area_code.is_(None), Resident.consent_at.is_not(None))
-        .group_by(typed_words())
+        .group_by(words)
     )
     groups = [UnlistedGroup(" ".join(str(w).split()), int(n)) for w, n in rows]
     merged: dict[str, int] = {}
