@@ -8,11 +8,13 @@ import argparse
 import io
 import json
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.areas.tags import TagError, list_tags, tag_areas, tags_of, untag_areas
+from bot.core.config import Settings
 from bot.core.i18n import Catalog
 from bot.reach.digest import compose_digest, digest_for
 from bot.reach.missing import missing_report
@@ -132,7 +134,7 @@ async def test_priority_tags_first_within_a_coverage_band(
     assert (await _missing_cli(config_priority))["ranked"][2]["area_code"] == RAJNAGAR
 
 
-async def _missing_cli(settings: object, priority: str | None = None) -> dict[str, object]:
+async def _missing_cli(settings: Settings, priority: str | None = None) -> dict[str, Any]:
     from bot.cli import reach as cli_reach
 
     out = io.StringIO()
@@ -147,8 +149,9 @@ async def _missing_cli(settings: object, priority: str | None = None) -> dict[st
         unsuppressed=False,
         priority=priority,
     )
-    assert await cli_reach.run(args, settings, out) == 0  # type: ignore[arg-type]
-    return json.loads(out.getvalue())  # type: ignore[no-any-return]
+    assert await cli_reach.run(args, settings, out) == 0
+    document: dict[str, Any] = json.loads(out.getvalue())
+    return document
 
 
 async def test_tags_are_checked_listed_inherited_and_audited(
