@@ -22,6 +22,7 @@ from handlers import (
     staff,
     trainer,
     trainer_register,
+    unlisted,
 )
 from handlers.middlewares import ChatOrderMiddleware, ConversationMiddleware, UpdateLogMiddleware
 from handlers.roles_filter import StaffMiddleware
@@ -36,6 +37,7 @@ STAFF_DESK_COMMANDS = (
     *alerts.COMMANDS,
     *coordinator.COMMANDS,
     *trainer_register.COMMANDS,
+    *unlisted.COMMANDS,
 )
 STAFF_DESK_PREFIXES = (staff.CALLBACK_PREFIX, trainer.PREFIX, ALERT_PREFIX, trainer_register.PREFIX)
 
@@ -73,6 +75,7 @@ def build_dispatcher(
                     settings.reach_priority_tags,
                 ),
                 trainer_register.build_router(),
+                unlisted.build_router(sessions, settings.small_count_k),
             ),
             commands=STAFF_DESK_COMMANDS,
             prefixes=STAFF_DESK_PREFIXES,

@@ -147,3 +147,30 @@ async def _seed(db_url: str) -> None:
         await _people(session_factory(engine))
     finally:
         await engine.dispose()
+
+
+async def test_a_coordinator_places_a_group_in_chat(db_url: str) -> None:
+    from bot.staff.roles import Role, grant_role
+    from tests.botkit import running_bot
+    from tests.onboard import signed_up
+
+    async with running_bot(db_url) as h:
+        await _people(h.app.sessions)
+        async with h.app.sessions() as session:
+            await grant_role(session, 7301, Role.COORDINATOR, "6058", "cli:test")
+            await session.commit()
+        coordinator = await signed_up(h, 7301, first_name="Coordinator")
+        [listing] = await coordinator.send("/unlisted")
+        assert "1. “baro haor, kulaura”: <5" in listing.text
+        assert "mirpur" not in listing.text and "char para" not in listing.text
+        [wrong] = await coordinator.send("/unlisted 7 Kulaura")
+        assert "There is no group 7" in wrong.text
+        [outside] = await coordinator.send("/unlisted 1 Balaganj")
+        assert "outside the areas you cover" in outside.text
+        [done] = await coordinator.send("/unlisted 1 Kulaura")
+        assert done.text == "Moved 4 residents into Kulaura; 3 will be told in their language."
+        [empty] = await coordinator.send("/unlisted")
+        assert "Nobody in your areas" in empty.text
+        resident = await signed_up(h, 7302)
+        [answer] = await resident.send("/unlisted")
+        assert "don't know that command" in answer.text

@@ -21,7 +21,7 @@ from bot.areas.models import Area
 from bot.areas.search import AreaIndex
 from bot.areas.tree import display_name
 from bot.core.base import utcnow
-from bot.core.i18n import LANGUAGES, Catalog
+from bot.core.i18n import LANGUAGES, Catalog, to_latin_digits
 from bot.delivery.outbox import (
     OUTBOX,
     Job,
@@ -31,6 +31,7 @@ from bot.delivery.outbox import (
     reachable,
 )
 from bot.reach.missing import attributed
+from bot.reach.suppression import Suppressor
 from bot.residents.events import EventKind, record_for
 from bot.residents.models import Resident
 from bot.staff.audit import record_audit
@@ -38,6 +39,7 @@ from bot.staff.audit import record_audit
 JOB_KIND = "unlisted"
 UNLISTED_ASSIGNED = "unlisted_assigned"
 MAX_WORDS = 200
+LIST_SHOWN = 20  # groups listed in chat: one phone screen
 
 
 class PlacementError(ValueError):
@@ -171,3 +173,80 @@ async def place_unlisted(
         default_language="bn",
     )
     return Placed(len(ids), notified)
+
+
+# ----- chat: `/unlisted` and `/unlisted NUMBER AREA` ------------------------------------------
+
+
+@dataclass(frozen=True)
+class UnlistedRequest:
+    """What a coordinator typed after /unlisted: nothing (the list) or a group and an area."""
+
+    number: int | None = None
+    area: str = ""
+
+
+def parse_request(args: str) -> UnlistedRequest | None:
+    """`""` → the list; `"2 Kulaura"` → group 2 into Kulaura; anything else → None."""
+    text = args.strip()
+    if not text:
+        return UnlistedRequest()
+    first, _, rest = text.partition(" ")
+    digits = to_latin_digits(first)
+    if not (digits.isascii() and digits.isdigit()) or not rest.strip() or len(digits) > 4:
+        return None
+    return UnlistedRequest(int(digits), rest.strip())
+
+
+def list_text(
+    groups: Sequence[UnlistedGroup], catalog: Catalog, language: str, s: Suppressor
+) -> str:
+    """The numbered groups of words (escaped), counts suppressed."""
+    if not groups:
+        return catalog.text(language, "unlisted.none")
+    lines = [catalog.text(language, "unlisted.head")]
+    for n, group in enumerate(groups[:LIST_SHOWN], start=1):
+        words = html.escape(group.words) or catalog.text(language, "missing.unknown_blank")
+        count = html.escape(s.count(group.count).text(language))
+        lines.append(catalog.text(language, "unlisted.line", n=n, words=words, count=count))
+    return "\n".join(lines)
+
+
+async def unlisted_chat(
+    sessions: async_sessionmaker[AsyncSession],
+    request: UnlistedRequest,
+    code: str | None,
+    actor: str,
+    scopes: Sequence[str],
+    index: AreaIndex,
+    catalog: Catalog,
+    language: str,
+    s: Suppressor,
+) -> str:
+    """The coordinator's answer: the list, or the group placed into `code` (None: not found)."""
+    async with sessions() as session:
+        groups = await unlisted_groups(session, scopes, index)
+    if request.number is None:
+        return list_text(groups, catalog, language, s)
+    if code is None:
+        return catalog.text(language, "reach.unknown_area", query=html.escape(request.area[:80]))
+    if not 1 <= request.number <= min(len(groups), LIST_SHOWN):
+        return catalog.text(language, "unlisted.bad_number", n=request.number)
+    try:
+        placed = await place_unlisted(
+            sessions,
+            groups[request.number - 1].words,
+            code,
+            actor,
+            catalog,
+            scopes=scopes,
+            index=index,
+        )
+    except PlacementError as exc:
+        return catalog.text(language, exc.key)
+    async with sessions() as session:
+        area = await session.get(Area, code)
+    place = html.escape(display_name(area, language)) if area else code
+    return catalog.text(
+        language, "unlisted.done", moved=placed.moved, place=place, notified=placed.notified
+    )
