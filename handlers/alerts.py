@@ -237,6 +237,7 @@ async def _queue(
             known_area=lambda code: ctx.tree.get(code) is not None,
             staff=staff,
             progress=progress,
+            index=ctx.index,
         )
     except AlertError as exc:
         await query.answer(ctx.catalog.text(language, exc.key, **exc.params), show_alert=True)

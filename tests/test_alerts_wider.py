@@ -9,7 +9,8 @@ import io
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.alerts.service import create_alert, place_index, places_named, recipient_split
+from bot.alerts.service import create_alert, places_named, recipient_split
+from bot.areas.tree import load_index
 from bot.core.base import utcnow
 from bot.core.i18n import Catalog
 from bot.delivery.outbox import OUTBOX
@@ -37,7 +38,8 @@ async def _people(sessions: Sessions) -> None:
             (4, None, "Kulaura"),  # not listed, typed an upazila's name
             (5, None, "  kulaura "),  # the same words, spaced and lower case
             (6, None, "Sylhet"),  # a district elsewhere
-            (7, None, "Char Para"),  # names no district or upazila
+            (7, None, "by the river"),  # names no place
+            (9, None, "Baro Haor, Kulaura"),  # a union of Kulaura, with its upazila
             (8, BALAGANJ, None),  # elsewhere
         ):
             session.add(
@@ -58,10 +60,11 @@ async def test_a_union_alert_reaches_the_wider_areas_and_the_typed_places(
     async with sessions() as session:
         split = await recipient_split(session, "water", (BHUKSHIMAIL,), "normal")
         sylhet = await recipient_split(session, "water", (BALAGANJ,), "urgent")
-        index = await place_index(session)
-    assert (split.inside, split.wider, split.typed) == (1, 2, 2)
+        index = await load_index(session)
+    assert (split.inside, split.wider, split.typed) == (1, 2, 3)
     assert (sylhet.inside, sylhet.wider, sylhet.typed) == (1, 0, 1)
-    assert places_named(index, "char para") == [] and places_named(index, "") == []
+    assert places_named(index, "by the river") == [] and places_named(index, "") == []
+    assert places_named(index, "baro haor, kulaura") == [KULAURA]
     queued = await create_alert(
         sessions,
         spec(area_codes=(BHUKSHIMAIL,), send_at=utcnow(), expires_at=None),
@@ -77,8 +80,8 @@ async def test_a_union_alert_reaches_the_wider_areas_and_the_typed_places(
                 select(OUTBOX.c.chat_id).where(OUTBOX.c.job_id == queued.alert_id)
             )
         )
-    assert chats == {1, 2, 3, 4, 5} and queued.recipients == 5
-    assert queued.split is not None and queued.split.total == 5
+    assert chats == {1, 2, 3, 4, 5, 9} and queued.recipients == 6
+    assert queued.split is not None and queued.split.total == 6
 
 
 async def test_alerts_send_prints_who_is_reached_and_why(sessions: Sessions, db_url: str) -> None:
@@ -97,8 +100,8 @@ async def test_alerts_send_prints_who_is_reached_and_why(sessions: Sessions, db_
     )
     assert await cli_alerts.run(args, botkit.test_settings(db_url), out) == 0
     lines = out.getvalue().splitlines()
-    assert lines[0].endswith("queued for 5 recipients")
+    assert lines[0].endswith("queued for 6 recipients")
     assert lines[1] == (
         "In the chosen areas: 1 · in a wider area that contains them: 2 · "
-        "by the place they typed: 2"
+        "by the place they typed: 3"
     )

@@ -400,7 +400,7 @@ class Composer:
         spec = self.spec_of(draft)
         screens = list(message_screens(self.catalog, spec, self.tz, f"{PREFIX}pv").values())
         split = await recipient_split(
-            self.session, spec.topic, minimal_areas(spec.area_codes), spec.urgency
+            self.session, spec.topic, minimal_areas(spec.area_codes), spec.urgency, self.index
         )
         count = split.total
         deliver_at = delivery_time(spec, self.tz, self.quiet)

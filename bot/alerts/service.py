@@ -26,8 +26,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.alerts.models import Alert, AlertAck, ResidentTopic
-from bot.areas.models import Area
-from bot.areas.search import AreaIndex, AreaRecord
+from bot.areas.search import AreaIndex
+from bot.areas.tree import load_index
 from bot.core.base import utcnow
 from bot.core.i18n import LANGUAGES, Catalog, format_when
 from bot.core.screens import Option, Screen, rows_of
@@ -180,29 +180,26 @@ def audience(
     return [where, ~opted_out]
 
 
-# Typed words must name a district or upazila this surely (see bot.reach.missing.attributed).
+# Typed words must name a place this surely (see bot.reach.missing.attributed).
 WORDS_SCORE = 0.9
 WORDS_CANDIDATES = 8
-
-
-async def place_index(session: AsyncSession) -> AreaIndex:
-    """A search index of districts and upazilas only: what typed words are matched against."""
-    rows = await session.execute(
-        select(Area.code, Area.parent_code, Area.level, Area.name_en, Area.name_bn).where(
-            Area.level.in_(("district", "upazila"))
-        )
-    )
-    return AreaIndex.build(AreaRecord(*row) for row in rows)
+UPAZILA_LENGTH = 6
 
 
 def places_named(index: AreaIndex, words: str) -> list[str]:
-    """Codes of the districts or upazilas the words name surely enough (namesakes: all)."""
+    """The districts or upazilas the words name surely enough (namesakes equally good: all).
+
+    A union named (or matched with its upazila named too, "Baro Haor, Kulaura") stands for
+    its upazila; a division is too wide to stand for anyone's place.
+    """
     matches = index.search(words, limit=WORDS_CANDIDATES) if words.strip() else []
     if not matches or not (matches[0].exact or matches[0].score >= WORDS_SCORE):
         return []
     best = (matches[0].exact, matches[0].score)
     tied = [m.code for m in matches if (m.exact, m.score) == best]
-    return [] if len(tied) == WORDS_CANDIDATES else tied
+    if len(tied) == WORDS_CANDIDATES:
+        return []
+    return sorted({code[:UPAZILA_LENGTH] for code in tied if len(code) > 2})
 
 
 def meets(code: str, area_codes: Sequence[str]) -> bool:
@@ -224,7 +221,7 @@ async def words_for(
     typed = [w for w in typed if w]
     if not typed:
         return []
-    index = index or await place_index(session)
+    index = index or await load_index(session)
     return [w for w in typed if any(meets(c, area_codes) for c in places_named(index, w))]
 
 
@@ -247,10 +244,13 @@ async def recipient_split(
     area_codes: Sequence[str],
     urgency: str,
     index: AreaIndex | None = None,
+    *,
+    words: Sequence[str] | None = None,
 ) -> RecipientSplit:
     """How many residents an alert would reach now, by why they are reached."""
     codes = minimal_areas(area_codes)
-    words = await words_for(session, codes, index)
+    if words is None:
+        words = await words_for(session, codes, index)
     inside, wider = _inside(codes), _wider(codes)
     kind = case((inside, 0), (wider, 1), else_=2)
     query = (
@@ -350,6 +350,7 @@ async def create_alert(
     known_area: Callable[[str], bool],
     staff: Staff | None = None,
     progress: tuple[int, int, str] | None = None,
+    index: AreaIndex | None = None,
 ) -> Queued:
     """Record the alert (audited) and queue one message per recipient; return its id and reach.
 
@@ -393,9 +394,10 @@ async def create_alert(
         for code in codes:
             record_audit(session, actor, Act.ALERT_SENT, code, details)
     async with sessions() as session:
-        split = await recipient_split(session, spec.topic, codes, spec.urgency)
+        words = await words_for(session, codes, index)
+        split = await recipient_split(session, spec.topic, codes, spec.urgency, words=words)
     total = await _fill(
-        sessions, catalog, tz, alert_id, replace(spec, area_codes=codes), deliver_at
+        sessions, catalog, tz, alert_id, replace(spec, area_codes=codes), deliver_at, words
     )
     return Queued(alert_id, total, deliver_at, split)
 
@@ -407,12 +409,17 @@ async def _fill(
     alert_id: int,
     spec: AlertSpec,
     deliver_at: datetime,
+    words: Sequence[str] | None = None,
 ) -> int:
-    """Queue the alert's outbox rows (again, after a crash: only missing ones are added)."""
+    """Queue the alert's outbox rows (again, after a crash: only missing ones are added).
+
+    `words`: typed words of unlisted residents it reaches (found again when not given).
+    """
     job = Job(JOB_KIND, alert_id)
     screens = message_screens(catalog, spec, tz, f"{ACK_PREFIX}{alert_id}")
-    async with sessions() as session:
-        words = await words_for(session, spec.area_codes)
+    if words is None:
+        async with sessions() as session:
+            words = await words_for(session, spec.area_codes)
     await enqueue_for_recipients(
         sessions,
         job,
