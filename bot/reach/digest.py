@@ -113,13 +113,11 @@ def compose_digest(data: DigestInput, catalog: Catalog, s: Suppressor, tz: ZoneI
         lines.append(t("digest.missing_head"))
         protected = s.forcing(data.hidden)
         for row in data.missing:
-            a = row.area
-            name = (a.name_bn if bangla and a.name_bn else a.name_en) or a.code
             shortfall = shortfall_shown(row, protected)
             lines.append(
                 t(
                     "digest.missing_line",
-                    name=html.escape(name),
+                    name=name_of(row),
                     shortfall=t("reach.withheld") if shortfall is None else count(shortfall),
                 )
             )
@@ -182,7 +180,7 @@ async def digest_for(
     missing = await missing_report(
         session, scopes, period, level=level, target=target, priority=priority
     )
-    feedback = await recent_feedback(session, scopes, period.start)
+    feedback = await recent_feedback(session, scopes, period.start, k=k)
     return DigestInput(
         language,
         period,
