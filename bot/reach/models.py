@@ -44,18 +44,24 @@ class Attendance(Base):
 class Feedback(Base):
     """What a resident says Sabai should teach or warn about in their area.
 
-    Deliberately not linked to the resident: coordinators read it without names, and `at` is
-    cut to the day so it cannot be matched to the resident's own events by time.
+    Deliberately not linked to the resident for staff: coordinators read it without names,
+    and `at` is cut to the day so it cannot be matched to the resident's own events by time.
+    Only `words_key`, a random value shared with the resident's row alone, lets /forget find
+    it (bot/residents/words.py); staff queries never select it.
     """
 
     __tablename__ = "feedback"
-    __table_args__ = (Index("ix_feedback_area_at", "area_code", "at"),)
+    __table_args__ = (
+        Index("ix_feedback_area_at", "area_code", "at"),
+        Index("ix_feedback_words_key", "words_key"),
+    )
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True)
     area_code: Mapped[str | None] = mapped_column(String(8), ForeignKey("areas.code"))
     language: Mapped[str | None] = mapped_column(String(8))
     text: Mapped[str] = mapped_column(String(500))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+    words_key: Mapped[str | None] = mapped_column(String(32))
 
 
 class AttendanceImport(Base):

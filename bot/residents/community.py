@@ -33,6 +33,7 @@ from bot.reach.suppression import DEFAULT_K, Suppressor
 from bot.residents.assisted import AGE_BANDS, GENDERS
 from bot.residents.events import EventKind, record_for
 from bot.residents.models import Event, Resident
+from bot.residents.words import mask_numbers, words_key_of
 
 FEEDBACK_AWAITING = "fb"  # Resident.awaiting while the bot waits for their feedback text
 FEEDBACK_MAX = 500
@@ -260,15 +261,22 @@ def save_feedback(
     """Store the resident's words for their area's coordinators, without their identity.
 
     The event that counts it names only the area and the day: no subject, so neither the
-    words nor the event lead back to the resident.
+    words nor the event lead back to the resident. Phone numbers in the words are masked;
+    the resident's words key lets /forget delete them.
     """
     resident.awaiting = None
-    words = " ".join(text.split())[:FEEDBACK_MAX]
+    words = mask_numbers(" ".join(text.split()))[:FEEDBACK_MAX]
     if not words:
         return False
     day = _day((now or utcnow()).astimezone(UTC))
     session.add(
-        Feedback(area_code=resident.area_code, language=resident.language, text=words, at=day)
+        Feedback(
+            area_code=resident.area_code,
+            language=resident.language,
+            text=words,
+            at=day,
+            words_key=words_key_of(resident),
+        )
     )
     record_for(session, EventKind.FEEDBACK_GIVEN, None, resident.area_code, at=day)
     return True

@@ -27,6 +27,9 @@ class Resident(Base):
     area_code: Mapped[str | None] = mapped_column(String(8), ForeignKey("areas.code"), index=True)
     # What the resident typed when their area was not listed, kept for coordinators.
     area_unlisted_text: Mapped[str | None] = mapped_column(String(200))
+    # Random, on this row and on the words they typed for staff (feedback) only: /forget
+    # finds those words by it. Never shown, never in the event log (bot/residents/words.py).
+    words_key: Mapped[str | None] = mapped_column(String(32))
     # A free-text answer the conversation waits for (e.g. "area_unlisted"); kept
     # here rather than in memory so it survives restarts and several processes.
     awaiting: Mapped[str | None] = mapped_column(String(255))

@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.base import new_pseudonym, utcnow
+from bot.reach.models import Feedback
 from bot.residents.events import EventKind, record
 from bot.residents.models import Event, Resident
+from bot.residents.words import mask_numbers
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,8 @@ class ResidentService:
     def set_area(self, resident: Resident, area_code: str | None, typed: str | None = None) -> None:
         """Set the resident's area; None with their words means "not listed"."""
         resident.area_code = area_code
-        resident.area_unlisted_text = typed[:200] if (area_code is None and typed) else None
+        words = mask_numbers(typed)[:200] if (area_code is None and typed) else None
+        resident.area_unlisted_text = words or None
         resident.awaiting = None
         record(self.session, EventKind.AREA_SET, resident, {"listed": area_code is not None})
 
@@ -86,17 +89,18 @@ class ResidentService:
         return int(count or 0)
 
     async def forget(self, resident: Resident) -> None:
-        """Delete everything that identifies the resident.
+        """Delete everything that identifies the resident, their own typed words included.
 
-        Their events stay for the area's reach figures, but under a fresh random
-        subject that nothing links to anyone, and their free-text words are dropped.
+        Their events stay for the area's counts, but with no subject: one shared stand-in
+        would still tie them together as one person's sequence.
         """
-        anonymous = new_pseudonym()
         await self.session.execute(
-            update(Event)
-            .where(Event.subject == resident.pseudonym)
-            .values(subject=anonymous, data=None)
+            update(Event).where(Event.subject == resident.pseudonym).values(subject=None, data=None)
         )
+        if resident.words_key is not None:
+            await self.session.execute(
+                delete(Feedback).where(Feedback.words_key == resident.words_key)
+            )
         area = resident.area_code
         await self.session.delete(resident)
         await self.session.flush()
