@@ -1,0 +1,514 @@
+"""Reply latency at a fixed offered rate: what residents feel when an alert's taps arrive together.
+
+The real bot (`sabai run --no-chat`, long polling) runs in a process of its own against an
+emulator in this process; the generator here injects updates on a fixed schedule (open loop:
+it never waits for replies, so queueing shows up as latency) in a mix of sign-ups, menu taps,
+lesson steps and "got it" taps on a flood alert the bot's sender delivered beforehand.
+Latency = from injecting an update to the bot's first reply call for it (sendMessage,
+editMessageText or answerCallbackQuery), taken as the request reaches the emulator.
+
+    .venv/bin/python bench/load.py                                     # SQLite, 25..200/s
+    .venv/bin/python bench/load.py --rates 50 --seconds 10             # a quick look
+    .venv/bin/python bench/load.py \
+        --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/sabai_bench
+    .venv/bin/python bench/load.py --rates 100 --profile var/bench/load.pyspy  # needs py-spy
+
+See bench/README.md for what each column means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.load_mix import KINDS, Load, StepStats, kind_sequence, parse_mix
+from bot.devtools.emulator import Emulator, EmulatorServer
+from bot.devtools.emulator.spec import UploadedFile
+from bot.devtools.emulator.state import JsonDict
+
+PROJECT = Path(__file__).resolve().parent.parent
+BENCH_DIR = PROJECT / "var" / "bench"
+ALERT_DISTRICT = "6058"  # Moulvibazar: the flood alert's area, where sign-ups settle too
+POOL_DISTRICT = "6091"  # Sylhet: residents who take lessons and tap the menu
+ALERTED_FIRST_ID, POOL_FIRST_ID, SIGNUP_FIRST_ID = 10_000_000, 20_000_000, 30_000_000
+TARGET_P99 = 0.100
+
+
+class TimedEmulator(Emulator):
+    """The emulator, telling the load generator about each Bot API call as it arrives."""
+
+    def __init__(self) -> None:
+        super().__init__(seed=1)
+        self.load: Load | None = None
+        self.sent_to: set[int] = set()
+        self.polled = asyncio.Event()
+
+    async def call_api(
+        self,
+        method: str,
+        raw: Mapping[str, Any],
+        files: Mapping[str, UploadedFile] | None = None,
+        *,
+        token: str | None = None,
+        copy_result: bool = True,
+    ) -> tuple[int, JsonDict]:
+        if self.load is not None:
+            self.load.on_call(method, raw)
+        elif method == "sendMessage":
+            self.sent_to.add(int(raw.get("chat_id", 0)))
+        elif method == "getUpdates":
+            self.polled.set()
+        return await super().call_api(method, raw, files, token=token, copy_result=copy_result)
+
+
+# -- the database ------------------------------------------------------------------------------
+
+
+def default_url() -> str:
+    return f"sqlite+aiosqlite:///{BENCH_DIR / 'load.db'}"
+
+
+def remove_sqlite(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+
+async def reset_database(url: str) -> None:
+    """Start from nothing: delete the SQLite file, or drop and re-create the PostgreSQL database."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        remove_sqlite(Path(parsed.database or ""))
+        return
+    name = parsed.database or ""
+    if "bench" not in name:
+        raise SystemExit(
+            f"load.py drops and re-creates the database it is given; {name!r} does not look like "
+            "a scratch database (its name must contain 'bench', e.g. sabai_bench)"
+        )
+    admin = create_async_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await admin.dispose()
+
+
+async def register_residents(url: str, alerted: int, pool: int) -> tuple[list[int], list[int]]:
+    """Migrate, load the areas and add consenting residents; return (alerted ids, pool ids)."""
+    from sqlalchemy import insert, select
+
+    from bot.areas.models import Area
+    from bot.core.base import utcnow
+    from bot.core.config import Settings
+    from bot.residents.models import Resident
+    from bot.wiring.app import prepare_database
+
+    settings = Settings(bot_token=None, telegram_api="", database_url=url)
+    engine, sessions = await prepare_database(settings)
+    try:
+        async with sessions() as session:
+            upazilas = {
+                district: list(
+                    await session.scalars(
+                        select(Area.code)
+                        .where(Area.level == "upazila", Area.code.startswith(district))
+                        .order_by(Area.code)
+                    )
+                )
+                for district in (ALERT_DISTRICT, POOL_DISTRICT)
+            }
+        now = utcnow()
+        groups = (
+            (ALERTED_FIRST_ID, alerted, upazilas[ALERT_DISTRICT]),
+            (POOL_FIRST_ID, pool, upazilas[POOL_DISTRICT]),
+        )
+        for first, count, codes in groups:
+            for start in range(0, count, 5000):
+                rows = [
+                    {
+                        "telegram_id": first + n,
+                        "first_name": "Load",
+                        "language": "bn" if n % 4 else "en",
+                        "area_code": codes[n % len(codes)],
+                        "consent_at": now,
+                    }
+                    for n in range(start, min(count, start + 5000))
+                ]
+                async with sessions.begin() as session:
+                    await session.execute(insert(Resident), rows)
+    finally:
+        await engine.dispose()
+    return (
+        [ALERTED_FIRST_ID + n for n in range(alerted)],
+        [POOL_FIRST_ID + n for n in range(pool)],
+    )
+
+
+def queue_alert(url: str) -> int:
+    """Queue an urgent flood alert for the district with `sabai alerts send`; return its id."""
+    command = [
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "alerts",
+        "send",
+        "--areas",
+        ALERT_DISTRICT,
+        "--topic",
+        "flood",
+        "--urgency",
+        "urgent",
+        "--text",
+        "bn=মনু নদীর পানি বিপৎসীমার উপরে। নিচু এলাকার মানুষ আশ্রয়কেন্দ্রে যান।",
+        "--text",
+        "en=The Manu river is above the danger level. Low-lying areas: go to a shelter.",
+    ]
+    env = {**os.environ, "SABAI_DATABASE_URL": url, "SABAI_LOG_LEVEL": "WARNING"}
+    done = subprocess.run(command, env=env, cwd=PROJECT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"sabai alerts send failed: {done.stderr.strip() or done.stdout}")
+    return int(done.stdout.split()[1])
+
+
+async def alert_delivered(url: str, alert_id: int) -> bool:
+    """True once the bot's sender has recorded every message of the alert."""
+    from bot.core.db import create_engine, session_factory
+    from bot.delivery.outbox import Job, job_progress
+
+    engine = create_engine(url)
+    try:
+        async with session_factory(engine)() as session:
+            progress = await job_progress(session, Job("alert", alert_id))
+    finally:
+        await engine.dispose()
+    return progress.done
+
+
+async def work_done(url: str, alert_id: int) -> str:
+    """What the bot recorded: finished sign-ups, counted "got it" taps, lesson events."""
+    from sqlalchemy import func, select
+
+    from bot.alerts.models import AlertAck
+    from bot.core.db import create_engine, session_factory
+    from bot.residents.events import EventKind
+    from bot.residents.models import Event, Resident
+
+    engine = create_engine(url)
+    try:
+        async with session_factory(engine)() as session:
+            signed_up = await session.scalar(
+                select(func.count())
+                .select_from(Resident)
+                .where(Resident.telegram_id >= SIGNUP_FIRST_ID, Resident.consent_at.is_not(None))
+            )
+            acks = await session.scalar(
+                select(func.count()).select_from(AlertAck).where(AlertAck.alert_id == alert_id)
+            )
+            kinds = dict(
+                (await session.execute(select(Event.kind, func.count()).group_by(Event.kind))).all()
+            )
+    finally:
+        await engine.dispose()
+    return (
+        f'recorded: {signed_up} sign-ups, {acks} "got it", '
+        f"{kinds.get(EventKind.LESSON_STARTED, 0)} lessons started, "
+        f"{kinds.get(EventKind.STEP_REACHED, 0)} steps, "
+        f"{kinds.get(EventKind.QUIZ_ANSWERED, 0)} quiz answers"
+    )
+
+
+# -- the bot process ---------------------------------------------------------------------------
+
+
+@dataclass
+class BotProcess:
+    """`sabai run --no-chat` against the emulator; one today, several later (webhook mode)."""
+
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @classmethod
+    def start(cls, url: str, api_url: str, config: Path) -> BotProcess:
+        from bot.channels.telegram.client import emulator_token
+
+        log_path = BENCH_DIR / "load-bot.log"
+        env = {
+            **os.environ,
+            "SABAI_CONFIG": str(config),
+            # A token makes `sabai run` poll SABAI_TELEGRAM_API instead of starting its own
+            # emulator; the emulator accepts any well-shaped one.
+            "SABAI_BOT_TOKEN": emulator_token(),
+            "SABAI_TELEGRAM_API": api_url,
+            "SABAI_DATABASE_URL": url,
+        }
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "bot.cli", "run", "--no-chat"],
+                env=env,
+                cwd=PROJECT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        return cls(process, log_path)
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU the process has used so far (Linux /proc)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def errors_logged(self) -> int:
+        text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        return sum(1 for line in text.splitlines() if '"level": "ERROR"' in line)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def bot_config(path: Path) -> Path:
+    """The bot's config: shipped defaults, logs at WARNING, the sender uncapped for the alert."""
+    path.write_text(
+        '[logging]\nlevel = "WARNING"\n\n[sending]\nrate_per_second = 1000\n', encoding="utf-8"
+    )
+    return path
+
+
+# -- measuring ---------------------------------------------------------------------------------
+
+
+async def offer(load: Load, kinds: Any, rate: float, seconds: float, stats: StepStats) -> None:
+    """Inject rate × seconds updates, each at its scheduled moment whatever the bot is doing."""
+    total = max(1, round(rate * seconds))
+    start = time.perf_counter() + 0.005
+    for n in range(total):
+        due = start + n / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        stats.lags.append(time.perf_counter() - due)
+        load.inject(next(kinds), stats)
+
+
+async def settle(emulator: Emulator, stats: StepStats, timeout: float) -> None:  # noqa: ASYNC109
+    """Wait for the step's last replies (up to `timeout`), then until the bot is quiet."""
+    await emulator.wait_until(lambda: True if stats.outstanding == 0 else None, timeout)
+    with contextlib.suppress(TimeoutError):
+        await emulator.wait_idle(quiet=1.0, timeout=timeout)
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile of sorted values (NaN when empty)."""
+    if not values:
+        return math.nan
+    return values[min(len(values) - 1, max(0, math.ceil(p / 100 * len(values)) - 1))]
+
+
+@dataclass
+class Row:
+    stats: StepStats
+    bot_cpu: float
+    gen_cpu: float
+    wall: float
+
+    @property
+    def unanswered(self) -> int:
+        return self.stats.outstanding
+
+    def p99(self) -> float:
+        return percentile(self.stats.all_latencies(), 99)
+
+
+def ms(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value * 1000:.0f}"
+
+
+def table(rows: list[Row]) -> str:
+    head = (
+        f"{'rate/s':>6} {'achieved':>8} {'lag p99':>7} {'updates':>7} {'no reply':>8} "
+        f"{'p50':>5} {'p95':>5} {'p99':>5} {'max':>6} {'bot CPU':>7} {'gen CPU':>7}   "
+        + " ".join(f"{k:>6}" for k in KINDS)
+    )
+    lines = [head, f"{'':>6} {'/s':>8} {'ms':>7} {'':>7} {'':>8} {'ms':>5} {'ms':>5} {'ms':>5} "
+             f"{'ms':>6} {'%':>7} {'%':>7}   " + f"{'p99 ms by kind':>27}"]  # fmt: skip
+    for row in rows:
+        stats, every = row.stats, row.stats.all_latencies()
+        by_kind = " ".join(f"{ms(percentile(sorted(stats.latencies[k]), 99)):>6}" for k in KINDS)
+        lines.append(
+            f"{stats.rate:>6g} {stats.achieved:>8.1f} {ms(percentile(sorted(stats.lags), 99)):>7} "
+            f"{stats.injected:>7} {row.unanswered:>8} {ms(percentile(every, 50)):>5} "
+            f"{ms(percentile(every, 95)):>5} {ms(percentile(every, 99)):>5} "
+            f"{ms(every[-1] if every else math.nan):>6} "
+            f"{100 * row.bot_cpu / row.wall:>7.0f} {100 * row.gen_cpu / row.wall:>7.0f}   {by_kind}"
+        )
+    return "\n".join(lines)
+
+
+def verdict(rows: list[Row]) -> str:
+    passing = [
+        r.stats.rate
+        for r in rows
+        if r.unanswered == 0 and r.stats.exhausted == 0 and r.p99() < TARGET_P99
+    ]
+    best = f"{max(passing):g}/s" if passing else "none of the rates measured"
+    return f"highest rate with p99 < {TARGET_P99 * 1000:.0f} ms and every update answered: {best}"
+
+
+def residents_needed(args: argparse.Namespace, mix: Mapping[str, int]) -> tuple[int, int]:
+    """(alerted, pool) so no pool runs dry: every update could need a fresh resident."""
+    updates = sum(args.rates) * args.seconds + args.rates[0] * args.warmup
+    share = {kind: weight / sum(mix.values()) for kind, weight in mix.items()}
+    alerted = math.ceil(updates * share.get("gotit", 0) * 1.05) + 20
+    pool = math.ceil(updates * (share.get("menu", 0) + share.get("lesson", 0)) * 1.05) + 20
+    return max(alerted, args.residents), pool
+
+
+async def measure(args: argparse.Namespace) -> int:
+    url = args.database_url or default_url()
+    mix = parse_mix(args.mix)
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    alerted_count, pool_count = residents_needed(args, mix)
+    database = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
+    print(f"{database}: {alerted_count} alerted residents, {pool_count} for lessons and menus")
+    await reset_database(url)
+    alerted, pool = await register_residents(url, alerted_count, pool_count)
+    alert_id = queue_alert(url)
+
+    emulator = TimedEmulator()
+    for user_id in alerted + pool:
+        emulator.add_user(user_id, first_name="Load", language_code="bn")
+    async with EmulatorServer(emulator) as server:
+        bot = BotProcess.start(url, server.base_url, bot_config(BENCH_DIR / "load-bot.toml"))
+        try:
+            return await _drive(args, emulator, bot, url, alert_id, alerted, pool, mix)
+        finally:
+            bot.stop()
+
+
+async def _drive(
+    args: argparse.Namespace,
+    emulator: TimedEmulator,
+    bot: BotProcess,
+    url: str,
+    alert_id: int,
+    alerted: list[int],
+    pool: list[int],
+    mix: Mapping[str, int],
+) -> int:
+    await asyncio.wait_for(emulator.polled.wait(), 60)
+    started = time.perf_counter()
+    while len(emulator.sent_to.intersection(alerted)) < len(alerted) or not await alert_delivered(
+        url, alert_id
+    ):
+        if bot.process.poll() is not None:
+            raise SystemExit(f"the bot process ended early; see {bot.log_path}")
+        if time.perf_counter() - started > 600:
+            raise SystemExit("the alert was not delivered within 10 minutes")
+        await asyncio.sleep(0.5)
+    print(f"alert delivered to {len(alerted)} residents in {time.perf_counter() - started:.0f} s")
+    buttons = {}
+    for user_id in alerted:
+        message = emulator.last_message(user_id)
+        buttons[user_id] = (message.message_id, message.buttons[0][0][1])
+    load = Load(
+        emulator,
+        alert_buttons=buttons,
+        pool=pool,
+        first_signup_id=SIGNUP_FIRST_ID,
+        think=args.think,
+        seed=1,
+    )
+    emulator.load = load
+    kinds = kind_sequence(mix, seed=1)
+    warm = StepStats(args.rates[0])
+    await offer(load, kinds, args.rates[0], args.warmup, warm)
+    await settle(emulator, warm, args.reply_timeout)
+
+    rows = []
+    for rate in args.rates:
+        stats = StepStats(rate)
+        profiler = start_profiler(args, bot, rate)
+        cpu0, gen0, wall0 = bot.cpu_seconds(), time.process_time(), time.perf_counter()
+        await offer(load, kinds, rate, args.seconds, stats)
+        wall = time.perf_counter() - wall0
+        bot_cpu, gen_cpu = bot.cpu_seconds() - cpu0, time.process_time() - gen0
+        await settle(emulator, stats, args.reply_timeout)
+        if profiler is not None:
+            profiler.wait()
+        rows.append(Row(stats, bot_cpu, gen_cpu, wall))
+        print(f"  {rate:g}/s done ({stats.injected} updates)", flush=True)
+    print()
+    print(table(rows))
+    print()
+    print(verdict(rows))
+    exhausted = sum(r.stats.exhausted for r in rows)
+    if exhausted:
+        print(f"{exhausted} updates were not offered: a pool of residents ran dry")
+    print(await work_done(url, alert_id))
+    errors = bot.errors_logged()
+    print(f"ERROR records in the bot's log ({bot.log_path}): {errors}")
+    return 1 if errors or exhausted or any(r.unanswered for r in rows) else 0
+
+
+def start_profiler(
+    args: argparse.Namespace, bot: BotProcess, rate: float
+) -> subprocess.Popen[bytes] | None:
+    """py-spy on the bot process for one step, when --profile asks and this is its rate."""
+    if args.profile is None or rate != args.profile_rate:
+        return None
+    py_spy = Path(sys.executable).parent / "py-spy"
+    if not py_spy.exists():
+        raise SystemExit("--profile needs py-spy in the venv: .venv/bin/pip install py-spy")
+    command = [str(py_spy), "record", "--pid", str(bot.process.pid), "--format", "raw"]
+    command += ["--duration", str(math.ceil(args.seconds)), "--output", str(args.profile)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--rates", default="25,50,100,200", help="updates/s, comma-separated")
+    parser.add_argument("--seconds", type=float, default=30.0, help="length of each rate step")
+    parser.add_argument("--warmup", type=float, default=5.0, help="seconds at the first rate")
+    parser.add_argument("--database-url", default=None, help="default: var/bench/load.db")
+    parser.add_argument("--mix", default="signup=20,menu=20,lesson=20,gotit=40")
+    parser.add_argument("--think", type=float, default=1.0, help="s a resident reads a reply")
+    parser.add_argument("--residents", type=int, default=0, help="alerted residents (at least)")
+    parser.add_argument("--reply-timeout", type=float, default=15.0)
+    parser.add_argument("--profile", type=Path, default=None, help="py-spy raw output file")
+    parser.add_argument("--profile-rate", type=float, default=100.0)
+    args = parser.parse_args(argv)
+    args.rates = [float(r) for r in str(args.rates).split(",") if r.strip()]
+    if not args.rates or min(args.rates) <= 0 or args.seconds <= 0:
+        parser.error("--rates and --seconds must be positive")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    return asyncio.run(measure(parse(argv)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
