@@ -21,13 +21,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import math
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -275,6 +276,9 @@ class BotProcess:
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    def waited_seconds(self) -> float:
+        return run_queue_seconds(self.process.pid)
+
     def errors_logged(self) -> int:
         text = self.log_path.read_text(encoding="utf-8", errors="replace")
         return sum(1 for line in text.splitlines() if '"level": "ERROR"' in line)
@@ -287,6 +291,35 @@ class BotProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def run_queue_seconds(pid: int | str) -> float:
+    """Time the process's threads were ready to run but waited for a CPU (Linux schedstat).
+
+    On a machine shared with other work this is what separates "the bot is slow" from
+    "the bot did not get a CPU".
+    """
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            total += int((task / "schedstat").read_text().split()[1])
+    return total / 1e9
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic-GC pauses in this process while a step runs; it would delay the timestamps.
+
+    The emulator here holds every chat, update and request of the run, so a full collection
+    takes long enough to show up as reply latency and as injection lag.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def bot_config(path: Path) -> Path:
@@ -327,12 +360,43 @@ def percentile(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, max(0, math.ceil(p / 100 * len(values)) - 1))]
 
 
+@dataclass(frozen=True)
+class Usage:
+    """Wall time, and CPU and run-queue time of the bot and of this process."""
+
+    wall: float
+    bot_cpu: float
+    bot_wait: float
+    gen_cpu: float
+    gen_wait: float
+
+    @classmethod
+    def now(cls, bot: BotProcess) -> Usage:
+        return cls(
+            time.perf_counter(),
+            bot.cpu_seconds(),
+            bot.waited_seconds(),
+            time.process_time(),
+            run_queue_seconds("self"),
+        )
+
+    def minus(self, before: Usage) -> Usage:
+        return Usage(
+            self.wall - before.wall,
+            self.bot_cpu - before.bot_cpu,
+            self.bot_wait - before.bot_wait,
+            self.gen_cpu - before.gen_cpu,
+            self.gen_wait - before.gen_wait,
+        )
+
+    def share(self, seconds: float) -> str:
+        return f"{100 * seconds / self.wall:.0f}" if self.wall > 0 else "-"
+
+
 @dataclass
 class Row:
     stats: StepStats
-    bot_cpu: float
-    gen_cpu: float
-    wall: float
+    usage: Usage
 
     @property
     def unanswered(self) -> int:
@@ -349,20 +413,21 @@ def ms(value: float) -> str:
 def table(rows: list[Row]) -> str:
     head = (
         f"{'rate/s':>6} {'achieved':>8} {'lag p99':>7} {'updates':>7} {'no reply':>8} "
-        f"{'p50':>5} {'p95':>5} {'p99':>5} {'max':>6} {'bot CPU':>7} {'gen CPU':>7}   "
-        + " ".join(f"{k:>6}" for k in KINDS)
+        f"{'p50':>5} {'p95':>5} {'p99':>5} {'max':>6}  {'bot CPU/wait':>12} {'gen CPU/wait':>12}"
+        "   " + " ".join(f"{k:>6}" for k in KINDS)
     )
     lines = [head, f"{'':>6} {'/s':>8} {'ms':>7} {'':>7} {'':>8} {'ms':>5} {'ms':>5} {'ms':>5} "
-             f"{'ms':>6} {'%':>7} {'%':>7}   " + f"{'p99 ms by kind':>27}"]  # fmt: skip
+             f"{'ms':>6}  {'%':>12} {'%':>12}   " + f"{'p99 ms by kind':>27}"]  # fmt: skip
     for row in rows:
-        stats, every = row.stats, row.stats.all_latencies()
+        stats, use, every = row.stats, row.usage, row.stats.all_latencies()
         by_kind = " ".join(f"{ms(percentile(sorted(stats.latencies[k]), 99)):>6}" for k in KINDS)
         lines.append(
             f"{stats.rate:>6g} {stats.achieved:>8.1f} {ms(percentile(sorted(stats.lags), 99)):>7} "
             f"{stats.injected:>7} {row.unanswered:>8} {ms(percentile(every, 50)):>5} "
             f"{ms(percentile(every, 95)):>5} {ms(percentile(every, 99)):>5} "
-            f"{ms(every[-1] if every else math.nan):>6} "
-            f"{100 * row.bot_cpu / row.wall:>7.0f} {100 * row.gen_cpu / row.wall:>7.0f}   {by_kind}"
+            f"{ms(every[-1] if every else math.nan):>6}  "
+            f"{use.share(use.bot_cpu) + '/' + use.share(use.bot_wait):>12} "
+            f"{use.share(use.gen_cpu) + '/' + use.share(use.gen_wait):>12}   {by_kind}"
         )
     return "\n".join(lines)
 
@@ -451,15 +516,16 @@ async def _drive(
     for rate in args.rates:
         stats = StepStats(rate)
         profiler = start_profiler(args, bot, rate)
-        cpu0, gen0, wall0 = bot.cpu_seconds(), time.process_time(), time.perf_counter()
-        await offer(load, kinds, rate, args.seconds, stats)
-        wall = time.perf_counter() - wall0
-        bot_cpu, gen_cpu = bot.cpu_seconds() - cpu0, time.process_time() - gen0
-        await settle(emulator, stats, args.reply_timeout)
+        with collector_paused():
+            before = Usage.now(bot)
+            await offer(load, kinds, rate, args.seconds, stats)
+            usage = Usage.now(bot).minus(before)
+            await settle(emulator, stats, args.reply_timeout)
         if profiler is not None:
             profiler.wait()
-        rows.append(Row(stats, bot_cpu, gen_cpu, wall))
-        print(f"  {rate:g}/s done ({stats.injected} updates)", flush=True)
+        rows.append(Row(stats, usage))
+        load_1m = os.getloadavg()[0]
+        print(f"  {rate:g}/s done ({stats.injected} updates; load average {load_1m:.1f})")
     print()
     print(table(rows))
     print()
@@ -482,7 +548,8 @@ def start_profiler(
     py_spy = Path(sys.executable).parent / "py-spy"
     if not py_spy.exists():
         raise SystemExit("--profile needs py-spy in the venv: .venv/bin/pip install py-spy")
-    command = [str(py_spy), "record", "--pid", str(bot.process.pid), "--format", "raw"]
+    # --idle keeps samples of a loop blocked in a call that sleeps (a lock, a busy wait).
+    command = [str(py_spy), "record", "--pid", str(bot.process.pid), "--format", "raw", "--idle"]
     command += ["--duration", str(math.ceil(args.seconds)), "--output", str(args.profile)]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
