@@ -95,7 +95,7 @@ class BotProcess:
     def start(cls, url: str, api_url: str, config: Path) -> BotProcess:
         from bot.channels.telegram.client import emulator_token
 
-        log_path = BENCH_DIR / "load-bot.log"
+        log_path = BENCH_DIR / f"load-bot-{url.split('+', 1)[0]}.log"
         env = {
             **os.environ,
             "SABAI_CONFIG": str(config),
@@ -240,7 +240,8 @@ class Usage:
 @dataclass
 class Row:
     stats: StepStats
-    usage: Usage
+    usage: Usage  # while the updates were offered
+    bot_cpu_total: float  # until the last reply: all the work the step's updates caused
 
     @property
     def unanswered(self) -> int:
@@ -254,26 +255,49 @@ def ms(value: float) -> str:
     return "-" if math.isnan(value) else f"{value * 1000:.0f}"
 
 
+# (heading, unit, width) of each column of the table
+COLUMNS = (
+    ("rate", "/s", 6),
+    ("achieved", "/s", 8),
+    ("lag p99", "ms", 7),
+    ("updates", "", 7),
+    ("no reply", "", 8),
+    ("p50", "ms", 6),
+    ("p95", "ms", 6),
+    ("p99", "ms", 6),
+    ("max", "ms", 6),
+    ("bot CPU/wait", "%", 12),
+    ("bot CPU", "ms/upd", 7),
+    ("gen CPU/wait", "%", 12),
+    *((kind, "p99 ms", 7) for kind in KINDS),
+)
+
+
+def cells(row: Row) -> list[str]:
+    stats, use, every = row.stats, row.usage, row.stats.all_latencies()
+    return [
+        f"{stats.rate:g}",
+        f"{stats.achieved:.1f}",
+        ms(percentile(sorted(stats.lags), 99)),
+        str(stats.injected),
+        str(row.unanswered),
+        *(ms(percentile(every, p)) for p in (50, 95, 99)),
+        ms(every[-1] if every else math.nan),
+        f"{use.share(use.bot_cpu)}/{use.share(use.bot_wait)}",
+        f"{1000 * row.bot_cpu_total / max(1, stats.injected):.2f}",
+        f"{use.share(use.gen_cpu)}/{use.share(use.gen_wait)}",
+        *(ms(percentile(sorted(stats.latencies[kind]), 99)) for kind in KINDS),
+    ]
+
+
 def table(rows: list[Row]) -> str:
-    head = (
-        f"{'rate/s':>6} {'achieved':>8} {'lag p99':>7} {'updates':>7} {'no reply':>8} "
-        f"{'p50':>5} {'p95':>5} {'p99':>5} {'max':>6}  {'bot CPU/wait':>12} {'gen CPU/wait':>12}"
-        "   " + " ".join(f"{k:>6}" for k in KINDS)
+    def line(values: list[str]) -> str:
+        return " ".join(f"{v:>{w}}" for v, (_, _, w) in zip(values, COLUMNS, strict=True))
+
+    return "\n".join(
+        [line([c[0] for c in COLUMNS]), line([c[1] for c in COLUMNS])]
+        + [line(cells(row)) for row in rows]
     )
-    lines = [head, f"{'':>6} {'/s':>8} {'ms':>7} {'':>7} {'':>8} {'ms':>5} {'ms':>5} {'ms':>5} "
-             f"{'ms':>6}  {'%':>12} {'%':>12}   " + f"{'p99 ms by kind':>27}"]  # fmt: skip
-    for row in rows:
-        stats, use, every = row.stats, row.usage, row.stats.all_latencies()
-        by_kind = " ".join(f"{ms(percentile(sorted(stats.latencies[k]), 99)):>6}" for k in KINDS)
-        lines.append(
-            f"{stats.rate:>6g} {stats.achieved:>8.1f} {ms(percentile(sorted(stats.lags), 99)):>7} "
-            f"{stats.injected:>7} {row.unanswered:>8} {ms(percentile(every, 50)):>5} "
-            f"{ms(percentile(every, 95)):>5} {ms(percentile(every, 99)):>5} "
-            f"{ms(every[-1] if every else math.nan):>6}  "
-            f"{use.share(use.bot_cpu) + '/' + use.share(use.bot_wait):>12} "
-            f"{use.share(use.gen_cpu) + '/' + use.share(use.gen_wait):>12}   {by_kind}"
-        )
-    return "\n".join(lines)
 
 
 def verdict(rows: list[Row]) -> str:
@@ -365,9 +389,10 @@ async def _drive(
             await offer(load, kinds, rate, args.seconds, stats)
             usage = Usage.now(bot).minus(before)
             await settle(emulator, stats, args.reply_timeout)
+            whole = Usage.now(bot).minus(before)
         if profiler is not None:
             profiler.wait()
-        rows.append(Row(stats, usage))
+        rows.append(Row(stats, usage, whole.bot_cpu))
         load_1m = os.getloadavg()[0]
         print(f"  {rate:g}/s done ({stats.injected} updates; load average {load_1m:.1f})")
     print()
