@@ -32,7 +32,7 @@ REPLY_METHODS = frozenset(
     }
 )
 SIGNUP_AREAS = ("Kulaura", "Sreemangal", "কুলাউড়া", "মৌলভীবাজার")
-MENU_TAPS = ("m:alerts", "m:help", "m:settings", "m:back", "m:mydata")
+MENU_TAPS = ("m:alerts", "m:settings", "m:back", "m:mydata", "m:help")
 LESSON_STEPS_MAX = 12
 
 
