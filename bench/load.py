@@ -341,6 +341,29 @@ async def measure(args: argparse.Namespace) -> int:
             bot.stop()
 
 
+async def alert_buttons(
+    emulator: TimedEmulator, bot: BotProcess, url: str, alert_id: int, alerted: list[int]
+) -> dict[int, tuple[int, str]]:
+    """Wait until the bot has delivered and recorded the alert; return each chat's "got it"."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(emulator.polled.wait(), 60)
+    started = time.perf_counter()
+    while len(emulator.sent_to.intersection(alerted)) < len(alerted) or not await alert_delivered(
+        url, alert_id
+    ):
+        if bot.process.poll() is not None:
+            raise SystemExit(f"the bot process ended early; see {bot.log_path}")
+        if time.perf_counter() - started > 600:
+            raise SystemExit(f"the alert was not delivered within 10 minutes; see {bot.log_path}")
+        await asyncio.sleep(0.5)
+    print(f"alert delivered to {len(alerted)} residents in {time.perf_counter() - started:.0f} s")
+    buttons = {}
+    for user_id in alerted:
+        message = emulator.last_message(user_id)
+        buttons[user_id] = (message.message_id, message.buttons[0][0][1])
+    return buttons
+
+
 async def _drive(
     args: argparse.Namespace,
     emulator: TimedEmulator,
@@ -351,24 +374,9 @@ async def _drive(
     pool: list[int],
     mix: Mapping[str, int],
 ) -> int:
-    await asyncio.wait_for(emulator.polled.wait(), 60)
-    started = time.perf_counter()
-    while len(emulator.sent_to.intersection(alerted)) < len(alerted) or not await alert_delivered(
-        url, alert_id
-    ):
-        if bot.process.poll() is not None:
-            raise SystemExit(f"the bot process ended early; see {bot.log_path}")
-        if time.perf_counter() - started > 600:
-            raise SystemExit("the alert was not delivered within 10 minutes")
-        await asyncio.sleep(0.5)
-    print(f"alert delivered to {len(alerted)} residents in {time.perf_counter() - started:.0f} s")
-    buttons = {}
-    for user_id in alerted:
-        message = emulator.last_message(user_id)
-        buttons[user_id] = (message.message_id, message.buttons[0][0][1])
     load = Load(
         emulator,
-        alert_buttons=buttons,
+        alert_buttons=await alert_buttons(emulator, bot, url, alert_id, alerted),
         pool=pool,
         first_signup_id=SIGNUP_FIRST_ID,
         think=args.think,
@@ -439,6 +447,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     args.rates = [float(r) for r in str(args.rates).split(",") if r.strip()]
     if not args.rates or min(args.rates) <= 0 or args.seconds <= 0:
         parser.error("--rates and --seconds must be positive")
+    if args.profile is not None and args.profile_rate not in args.rates:
+        parser.error(f"--profile-rate {args.profile_rate:g} is not one of --rates")
+    try:
+        parse_mix(args.mix)
+    except ValueError as error:
+        parser.error(str(error))
     return args
 
 
