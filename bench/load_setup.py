@@ -61,7 +61,7 @@ async def register_residents(url: str, alerted: int, pool: int) -> tuple[list[in
     from bot.core.base import utcnow
     from bot.core.config import Settings
     from bot.residents.models import Resident
-    from bot.wiring.app import prepare_database
+    from bot.wiring.database import prepare_database
 
     settings = Settings(bot_token=None, telegram_api="", database_url=url)
     engine, sessions = await prepare_database(settings)
