@@ -85,7 +85,8 @@ async def test_phone_numbers_are_masked_before_free_text_is_stored(db_url: str) 
         await person.send("আমাকে ফোন করুন ০১৭১১২৩৪৫৬৭ অথবা +880 1811-234567")
         await person.send("/area")
         await person.tap("তালিকায় নেই")
-        await person.send("বড় হাওর, 01911 234567")
+        [saved] = await person.send("বড় হাওর, 01911 234567")
+        assert "“বড় হাওর, ***”" in saved.text
         async with h.app.sessions() as session:
             [stored] = (await session.scalars(select(Feedback.text))).all()
             resident = await session.scalar(select(Resident).where(Resident.telegram_id == 8411))

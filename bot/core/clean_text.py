@@ -23,11 +23,6 @@ def clean_text(text: str) -> str:
     return _SURROGATE.sub(REPLACEMENT, text).replace(_NUL, "")
 
 
-def is_clean(text: str) -> bool:
-    """Whether `text` is already what `clean_text` would make of it."""
-    return _NUL not in text and (text.isascii() or _SURROGATE.search(text) is None)
-
-
 def clean_json(value: Any) -> Any:
     """A copy of decoded JSON (dicts, lists, strings, numbers) with every string cleaned."""
     if isinstance(value, str):

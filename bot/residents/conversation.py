@@ -434,7 +434,9 @@ class Conversation:
     def _unlisted_words(self, typed: str) -> Reply:
         assert self.resident is not None
         self.residents.set_area(self.resident, None, typed[:UNLISTED_MAX])
-        done = Screen(self.t("area.unlisted_saved", words=html.escape(typed[:UNLISTED_MAX])))
+        # What was kept, phone numbers masked: the resident reads what coordinators will.
+        saved = self.resident.area_unlisted_text or ""
+        done = Screen(self.t("area.unlisted_saved", words=html.escape(saved)))
         return Reply([done, self.menu_screen() if self.onboarded else self.consent_screen()])
 
     async def _search_area(self, typed: str) -> Reply:

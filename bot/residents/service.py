@@ -53,8 +53,8 @@ class ResidentService:
     def set_area(self, resident: Resident, area_code: str | None, typed: str | None = None) -> None:
         """Set the resident's area; None with their words means "not listed"."""
         resident.area_code = area_code
-        words = mask_numbers(typed)[:200] if (area_code is None and typed) else None
-        resident.area_unlisted_text = words or None
+        listed = area_code is not None or not typed
+        resident.area_unlisted_text = None if listed else mask_numbers(typed or "")[:200]
         resident.awaiting = None
         record(self.session, EventKind.AREA_SET, resident, {"listed": area_code is not None})
 
