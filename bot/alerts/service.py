@@ -567,7 +567,8 @@ def topics_screen(t: Translate, off: set[str], back_action: str = "m:settings") 
         )
         for topic in TOPICS
     ]
-    rows = (*rows_of(options, 1), (Option(t("settings.back"), back_action),))
+    back = t("topics.back_settings") if back_action == "m:settings" else t("settings.back")
+    rows = (*rows_of(options, 1), (Option(back, back_action),))
     return Screen(t("topics.title"), rows)
 
 

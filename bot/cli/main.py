@@ -13,6 +13,7 @@ from pathlib import Path
 from bot.cli import alerts as cli_alerts
 from bot.cli import reach as cli_reach
 from bot.cli import staff as cli_staff
+from bot.cli.options import name_choices
 from bot.core.config import ConfigError, Settings, load_settings
 from bot.core.logging_setup import configure_logging
 
@@ -69,6 +70,8 @@ def _parser() -> argparse.ArgumentParser:
     cli_staff.add_commands(sub)
     cli_reach.add_commands(sub)
     cli_alerts.add_commands(sub)
+    for commands in (sub, db_sub, areas_sub, content_sub):
+        name_choices(commands)
     return parser
 
 

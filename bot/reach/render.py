@@ -213,9 +213,19 @@ def reach_csv(report: ReachReport, s: Suppressor) -> str:
 
 
 def missing_csv(report: MissingReport, s: Suppressor, top: int | None = None) -> str:
-    """The ranked missing list, one line per area."""
-    columns = ("rank", *CSV_AREA, "benchmark_coverage", "basis", "expected", "shortfall")
-    return _csv(missing_document(report, s, top)["ranked"], columns, s)
+    """The ranked missing list, then areas with nobody registered that it leaves out.
+
+    The text and JSON forms list both; the `list` column says which each line belongs to.
+    """
+    columns = ("rank", *CSV_AREA, "benchmark_coverage", "basis", "expected", "shortfall", "list")
+    ranked = missing_document(report, s, top)["ranked"]
+    listed = {row["area_code"] for row in ranked}
+    empty = [row for row in report.empty if row.area.code not in listed]
+    rows = [{**row, "list": "ranked"} for row in ranked] + [
+        {**missing_row(row, report.benchmark, s), "rank": None, "list": "nobody_registered"}
+        for row in (empty[:top] if top else empty)
+    ]
+    return _csv(rows, columns, s)
 
 
 # ----- text (chat and terminal) -------------------------------------------------------------
@@ -248,7 +258,13 @@ class TextRenderer:
         return format_number(round(value, digits), self.language)
 
     def rate(self, value: float | None) -> str:
-        return self.t("reach.withheld") if value is None else self.number(value)
+        if value is None:
+            return self.t("reach.withheld")
+        # Early on, rates are fractions of one per 10,000: "0.04", never a bare "0".
+        digits = 1
+        while 0 < abs(value) < 10 ** (1 - digits) and digits < 4:
+            digits += 1
+        return self.number(value, digits)
 
     def change(self, now: int, before: int) -> str:
         change = self.s.change(now, before)
@@ -281,11 +297,11 @@ class TextRenderer:
                 change=self.change(now.registered, before.registered),
             )
         )
+        coverage = self.s.rate(now.registered, area.population, 10_000)
         lines.append(
-            self.t(
-                "reach.coverage",
-                coverage=self.rate(self.s.rate(now.registered, area.population, 10_000)),
-            )
+            self.t("reach.coverage_withheld")
+            if coverage is None
+            else self.t("reach.coverage", coverage=self.rate(coverage))
         )
         lines.append(
             self.t(

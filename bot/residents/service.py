@@ -55,6 +55,11 @@ class ResidentService:
         resident.awaiting = None
         record(self.session, EventKind.AREA_SET, resident, {"listed": area_code is not None})
 
+    def note_unlisted(self, resident: Resident, typed: str) -> None:
+        """Keep a placed resident's words for an unlisted place; their area stays as it is."""
+        resident.area_unlisted_text = typed[:200]
+        resident.awaiting = None
+
     def consent(self, resident: Resident, user: TelegramUser, now: datetime | None = None) -> None:
         """Record consent; only now is the resident's first name kept, to greet them."""
         resident.consent_at = now or utcnow()
