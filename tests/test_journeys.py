@@ -6,8 +6,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.residents.models import Resident
+from bot.staff.roles import Role, grant_role
 from tests.botkit import Harness, running_bot
 from tests.onboard import signed_up
+from tests.test_alerts import make_coordinator
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -102,3 +104,60 @@ async def test_not_listed_keeps_a_placed_residents_area(db_url: str, sessions: S
         [kept] = await person.send("Baro Haor")
         assert "stays Kulaura" in kept.text
         assert await area_of(h, 9507) == "605865"
+
+
+async def test_an_alert_that_would_expire_in_quiet_hours_offers_ways_on(
+    db_url: str, sessions: Sessions
+) -> None:
+    async with running_bot(db_url) as h:
+        coordinator = await make_coordinator(h, 9600)
+        await signed_up(h, 9601)
+        await coordinator.send("/alert")
+        await coordinator.tap("Electricity")
+        await coordinator.tap("Normal")
+        await coordinator.send("Kulaura")
+        await coordinator.tap("Kulaura, Maulvibazar")
+        await coordinator.tap("Done with areas")
+        await coordinator.send("আজ রাতে বিদ্যুৎ থাকবে না।")
+        await coordinator.tap("Skip English")
+        await coordinator.send("2030-01-02 22:30")
+        summary = (await coordinator.send("2030-01-02 23:30"))[-1]
+        labels = str(summary.buttons)
+        assert "would expire before it can go out" in summary.text
+        assert "Change the end time" in labels and "despite quiet hours" in labels
+        assert "Send" not in [label for row in summary.buttons for label, _ in row]
+
+        # Typed text at the preview stays with the draft; a typed time is the new end.
+        kept = await coordinator.send("hello")
+        assert "Your alert is kept" in kept[0].text and "would expire" in kept[-1].text
+        preview = await coordinator.send("2030-01-03 12:00")
+        fixed = preview[-1]
+        assert "would expire" not in fixed.text and "Will reach" in fixed.text
+        assert fixed.buttons[0][0][0] == "✅ Send"
+
+        await coordinator.tap("Change the end time")
+        again = (await coordinator.send("2030-01-02 23:30"))[-1]
+        urgent = (await coordinator.tap("despite quiet hours", again))[-1]
+        assert "Urgent" in urgent.text and "would expire" not in urgent.text
+        [progress] = await coordinator.tap("Send")
+        assert "Alert #" in progress.text
+
+
+async def test_the_area_step_offers_only_areas_in_scope(db_url: str, sessions: Sessions) -> None:
+    async with running_bot(db_url) as h:
+        coordinator = await make_coordinator(h, 9610)
+        async with h.app.sessions.begin() as session:
+            await grant_role(session, 9611, Role.COORDINATOR, "605865", "cli:test")
+        narrow = await signed_up(h, 9611)
+        for person in (coordinator, narrow):
+            await person.send("/alert")
+            await person.tap("Water supply")
+            await person.tap("Urgent")
+        [dhaka] = await coordinator.send("Savar")
+        assert "could not find" in dhaka.text
+        [browse] = await narrow.tap("Browse the list of areas")
+        divisions = [label for row in browse.buttons for label, _ in row]
+        assert "Sylhet" in divisions and "Dhaka" not in divisions
+        [sylhet] = await narrow.tap("Sylhet")
+        assert "All of Sylhet" not in str(sylhet.buttons)
+        assert "Sunamganj" not in str(sylhet.buttons)
