@@ -57,6 +57,12 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         default=None,
         help="only the N furthest behind (default: all in csv and json, 20 in text)",
     )
+    missing.add_argument(
+        "--priority",
+        default=None,
+        help="tags ranked first within equal coverage, comma-separated (default: config "
+        "reach.priority_tags)",
+    )
     _common(missing)
 
     residents = sub.add_parser("residents", help="assisted residents")
@@ -190,7 +196,21 @@ async def _report(
     # Words typed for unlisted areas are placed by the search index (a fraction of a second
     # to build; the bot builds it once at start).
     index = await load_index(session) if args.area else None
-    report_m = await missing_report(session, scope, period, level=args.level, index=index)
+    typed = getattr(args, "priority", None)
+    priority = (
+        tuple(t.strip().lower() for t in typed.split(",") if t.strip())
+        if typed is not None
+        else settings.reach_priority_tags
+    )
+    report_m = await missing_report(
+        session,
+        scope,
+        period,
+        level=args.level,
+        index=index,
+        target=settings.reach_target_per_10000,
+        priority=priority,
+    )
     if args.format == "json":
         out.write(to_json(missing_document(report_m, s, args.top)) + "\n")
     elif args.format == "csv":

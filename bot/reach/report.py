@@ -13,7 +13,9 @@ period [start, end):
   (`OWN_ACTION_KINDS`; attendance counts too);
 * lessons completed, alerts acknowledged: events of those kinds by registered residents;
 * unreachable: registered residents who have blocked the bot (their status now);
-* coverage: registered per 10,000 people of the latest census.
+* reachable: registered minus unreachable, each person once (an assisted person registered
+  again at another workshop counts once);
+* coverage: reachable per 10,000 people of the latest census.
 
 Residents are placed by their current area: a resident who moves takes their history along.
 Codes are BBS geocodes where a child's code starts with its parent's, so "everything below
@@ -110,6 +112,9 @@ class Figures:
     # Residents who chose to tell their gender (for the gender gap; others are not counted).
     female: int = 0
     male: int = 0
+    # Registered minus those who cannot be reached (blocked the bot, chat gone), each person
+    # once (an assisted person registered again elsewhere is not counted twice).
+    reachable: int = 0
 
     def __add__(self, other: Figures) -> Figures:
         return Figures(*(a + b for a, b in zip(self.as_tuple(), other.as_tuple(), strict=True)))
@@ -126,6 +131,7 @@ class Figures:
             self.unreachable,
             self.female,
             self.male,
+            self.reachable,
         )
 
 
@@ -140,6 +146,7 @@ FIGURE_NAMES = (
     "unreachable",
     "female",
     "male",
+    "reachable",
 )
 
 
@@ -168,8 +175,8 @@ class AreaReach:
 
     @property
     def coverage(self) -> float | None:
-        """Registered residents per 10,000 people (None without a census figure)."""
-        return coverage(self.current.registered, self.area.population)
+        """Reachable residents per 10,000 people (None without a census figure)."""
+        return coverage(self.current.reachable, self.area.population)
 
 
 @dataclass(frozen=True)
@@ -184,11 +191,11 @@ class ReachReport:
     unplaced_previous: Figures = field(default_factory=Figures)
 
 
-def coverage(registered: int, population: int | None) -> float | None:
-    """Registered per 10,000 people, or None when the population is unknown or zero."""
+def coverage(people: int, population: int | None) -> float | None:
+    """People per 10,000 of the population, or None when the population is unknown or zero."""
     if not population:
         return None
-    return registered * 10_000 / population
+    return people * 10_000 / population
 
 
 def child_level(level: str | None) -> str | None:
@@ -239,6 +246,9 @@ def _registration_columns(period: Period) -> list[ColumnElement[Any]]:
         _tally(Resident.gender == "female").label("female"),
         _tally(Resident.gender == "male").label("male"),
         _tally(before).label("reg_prev"),
+        _tally(Resident.status != "unreachable", Resident.registered_again.is_(False)).label(
+            "reachable"
+        ),
     ]
 
 
@@ -260,6 +270,7 @@ def _registration_figures(row: Any) -> tuple[Figures, Figures]:
             unreachable=int(row.unreachable or 0),
             female=int(row.female or 0),
             male=int(row.male or 0),
+            reachable=int(row.reachable or 0),
         ),
         # Of the previous period only the number registered is kept (for the change).
         Figures(registered=int(row.reg_prev or 0)),
@@ -329,7 +340,19 @@ async def _people(
         for i, n in enumerate(counts):
             tally[i] += int(n or 0)
     out: dict[str, tuple[Figures, Figures]] = {}
-    for key, (reg, asst, unreachable, female, male, reg_prev, rc, ec, rp, ep) in sums.items():
+    for key, (
+        reg,
+        asst,
+        unreachable,
+        female,
+        male,
+        reg_prev,
+        reach,
+        rc,
+        ec,
+        rp,
+        ep,
+    ) in sums.items():
         out[key] = (
             Figures(
                 registered=reg,
@@ -340,6 +363,7 @@ async def _people(
                 unreachable=unreachable,
                 female=female,
                 male=male,
+                reachable=reach,
             ),
             # Of the previous period only registered, reached and engaged are kept.
             Figures(registered=reg_prev, reached=rp, engaged=ep),
