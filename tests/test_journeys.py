@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import io
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.cli import alerts as cli_alerts
+from bot.cli.main import _parser
 from bot.residents.models import Resident
 from bot.staff.roles import Role, grant_role
 from tests.botkit import Harness, running_bot
+from tests.botkit import test_settings as settings_for
 from tests.onboard import signed_up
-from tests.test_alerts import make_coordinator
+from tests.test_alerts import drain, make_coordinator
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -161,3 +166,27 @@ async def test_the_area_step_offers_only_areas_in_scope(db_url: str, sessions: S
         [sylhet] = await narrow.tap("Sylhet")
         assert "All of Sylhet" not in str(sylhet.buttons)
         assert "Sunamganj" not in str(sylhet.buttons)
+
+
+async def test_forgetting_a_recipient_keeps_the_alerts_counts(
+    db_url: str, sessions: Sessions
+) -> None:
+    async with running_bot(db_url) as h:
+        person = await signed_up(h, 9620)
+        settings = settings_for(db_url)
+        out = io.StringIO()
+        send = "alerts send --areas 605865 --topic flood --urgency urgent --text bn=x"
+        args = _parser().parse_args(send.split())
+        assert await cli_alerts.run(args, settings, out) == 0
+        assert "queued for 1 recipient\n" in out.getvalue()
+        alert_id = out.getvalue().split()[1]
+        await drain(h)
+        await person.tap("পেয়েছি")
+        await person.send("/forget")
+        await person.tap("Yes, delete everything")
+
+        shown = io.StringIO()
+        show = _parser().parse_args(["alerts", "show", alert_id])
+        assert await cli_alerts.run(show, settings, shown) == 0
+        assert "sent: 1 " in shown.getvalue() and "got it: 1" in shown.getvalue()
+        assert "] 1/1" in shown.getvalue()

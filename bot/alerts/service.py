@@ -594,7 +594,7 @@ async def status_of(session: AsyncSession, alert: Alert, now: datetime) -> Alert
         failed=progress.counts.get(Status.FAILED, 0),
         remaining=progress.remaining,
         dropped=dict(progress.dropped_by_reason),
-        acknowledged=int(acks or 0),
+        acknowledged=int(acks or 0) + (alert.forgotten_acks or 0),
         eta_seconds=progress.eta_seconds,
         created_by=alert.created_by,
         created_at=alert.created_at,
