@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -170,3 +171,25 @@ def test_wording_has_articles_plurals_and_no_internal_names(db: Path, project_di
     assert "{send,list,show,cancel,watch}" in bare.stderr
     listed = _run(db, project_dir, "staff", "list")
     assert listed.stdout.splitlines()[-1] == "0 staff"
+
+
+def test_small_rates_and_withheld_coverage_read_as_sentences(
+    db: Path, project_dir: Path, tmp_path: Path
+) -> None:
+    _run(db, project_dir, *"staff add --telegram-id 77 --role trainer --area 6058".split())
+    sheet = tmp_path / "few.csv"
+    sheet.write_text("area_code\n" + "605865\n" * 2)
+    assert (
+        _run(db, project_dir, "residents", "import", str(sheet), "--trainer", "77").returncode == 0
+    )
+    few = _run(db, project_dir, "reach", "--area", "605865").stdout
+    assert "withheld per 10,000" not in few and "Coverage per 10,000 people: withheld" in few
+
+    sheet.write_text("area_code\n" + "605865\n" * 6)
+    assert (
+        _run(db, project_dir, "residents", "import", str(sheet), "--trainer", "77").returncode == 0
+    )
+    missing = _run(db, project_dir, "missing", "--area", "6058").stdout
+    assert " 0 vs 0 per" not in missing and "reach 0 per" not in missing
+    assert re.search(r"reach 0\.0\d+ per 10,000", missing)
+    assert re.search(r"vs 0\.0\d+ per 10,000", missing)

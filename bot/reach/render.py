@@ -451,7 +451,7 @@ class TextRenderer:
             lines.append(self.t("missing.benchmark_none"))
         else:
             key = "missing.benchmark_target" if report.target else "missing.benchmark"
-            lines.append(self.t(key, benchmark=self.number(report.benchmark)))
+            lines.append(self.t(key, benchmark=self.rate(report.benchmark)))
         ranked = report.ranked[:top]
         if ranked:
             lines.append("")
