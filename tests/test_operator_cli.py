@@ -176,7 +176,11 @@ def test_wording_has_articles_plurals_and_no_internal_names(db: Path, project_di
 def test_small_rates_and_withheld_coverage_read_as_sentences(
     db: Path, project_dir: Path, tmp_path: Path
 ) -> None:
-    _run(db, project_dir, *"staff add --telegram-id 77 --role trainer --area 6058".split())
+    _run(
+        db,
+        project_dir,
+        *["staff", "add", "--telegram-id", "77", "--role", "trainer", "--area", "6058"],
+    )
     sheet = tmp_path / "few.csv"
     sheet.write_text("area_code\n" + "605865\n" * 2)
     assert (
