@@ -138,6 +138,9 @@ def test_a_short_row_is_a_bad_row(db: Path, project_dir: Path, tmp_path: Path) -
     done = _run(db, project_dir, "residents", "import", str(sheet), "--trainer", "77")
     assert done.returncode == 0, done.stderr
     assert "imported 1 resident and 0 attendance records" in done.stdout
+    again = _run(db, project_dir, "residents", "import", str(sheet), "--trainer", "77")
+    assert "imported already" in again.stderr and "+06:00" in again.stderr
+    assert "UTC" not in again.stderr
 
 
 def test_audit_limit_shows_the_newest(db: Path, project_dir: Path) -> None:

@@ -243,6 +243,7 @@ async def _import(
 ) -> int:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from bot.cli.alerts import local_time
     from bot.residents.assisted import AlreadyImported, ImportRejected, import_attendance
     from bot.staff.roles import Role, staff_of
 
@@ -260,7 +261,8 @@ async def _import(
     try:
         report = await import_attendance(session, data, staff.pseudonym, settings.tz, set(scopes))
     except AlreadyImported as exc:
-        _fail(f"this file was imported already ({exc.at:%Y-%m-%d %H:%M} UTC); nothing imported")
+        when = local_time(exc.at, settings.tz)
+        _fail(f"this file was imported already ({when}); nothing imported")
         return 1
     except ImportRejected as exc:
         for line, problem in exc.problems:
