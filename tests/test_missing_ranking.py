@@ -17,9 +17,9 @@ from bot.areas.tags import TagError, list_tags, tag_areas, tags_of, untag_areas
 from bot.core.config import Settings
 from bot.core.i18n import Catalog
 from bot.reach.digest import compose_digest, digest_for
+from bot.reach.figures import Period
 from bot.reach.missing import missing_report
 from bot.reach.render import TextRenderer, missing_csv, missing_document
-from bot.reach.report import Period
 from bot.reach.suppression import Suppressor
 from tests import botkit
 from tests.test_reach import NOW, TZ, person

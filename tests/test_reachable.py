@@ -8,7 +8,8 @@ from datetime import date
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.reach.report import Period, reach_report
+from bot.reach.figures import Period
+from bot.reach.report import reach_report
 from bot.residents.assisted import AssistedPerson, import_attendance, register_person
 from bot.residents.events import EventKind
 from bot.residents.models import Event, Resident

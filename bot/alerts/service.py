@@ -640,14 +640,17 @@ async def acknowledge(session: AsyncSession, alert_id: int, resident: Resident) 
 
     Only a resident the alert was sent to can acknowledge it, so forged taps count nothing.
     """
-    sent_to = await session.scalar(
-        select(OUTBOX.c.id).where(
-            OUTBOX.c.job_kind == JOB_KIND,
-            OUTBOX.c.job_id == alert_id,
-            OUTBOX.c.resident_id == resident.id,
-            OUTBOX.c.status == Status.SENT.value,
-        )
-    )
+    mine = [
+        OUTBOX.c.job_kind == JOB_KIND,
+        OUTBOX.c.job_id == alert_id,
+        OUTBOX.c.resident_id == resident.id,
+        OUTBOX.c.status == Status.SENT.value,
+    ]
+    if resident.telegram_id is not None:
+        # Naming the chat lets the unique (chat, job) index find the one row; otherwise SQLite
+        # walks every sent row of the alert, which grows with its audience.
+        mine.append(OUTBOX.c.chat_id == resident.telegram_id)
+    sent_to = await session.scalar(select(OUTBOX.c.id).where(*mine))
     if sent_to is None:
         return None
     values = {"alert_id": alert_id, "resident_id": resident.id, "at": utcnow()}

@@ -133,6 +133,7 @@ async def _report(
     from bot.areas.tree import load_index
     from bot.core.base import utcnow
     from bot.core.i18n import Catalog
+    from bot.reach.figures import Period, UnknownArea
     from bot.reach.missing import missing_report
     from bot.reach.render import (
         TextRenderer,
@@ -142,7 +143,7 @@ async def _report(
         reach_document,
         to_json,
     )
-    from bot.reach.report import Period, UnknownArea, area_info, reach_report
+    from bot.reach.report import area_info, reach_report
     from bot.reach.suppression import Suppressor
     from bot.staff.audit import Act, cli_actor, record_audit
     from bot.staff.roles import NotAllowed, Role, require

@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.areas.search import AreaIndex
 from bot.core.i18n import Catalog, format_number, is_plain_number, to_latin_digits
 from bot.reach.chart import Bar, coverage_image
+from bot.reach.figures import DEFAULT_DAYS, Period, child_level
 from bot.reach.missing import deployment_benchmark, missing_report
 from bot.reach.render import TextRenderer, protect_missing, protect_reach
-from bot.reach.report import DEFAULT_DAYS, Period, area_info, child_level, reach_report
+from bot.reach.report import area_info, reach_report
 from bot.reach.suppression import Suppressor
 
 SEARCH_LIMIT = 6

@@ -20,10 +20,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.i18n import Catalog, format_number, localize_digits
+from bot.reach.figures import AreaReach, Period, UnknownArea
 from bot.reach.missing import MissingRow, missing_report
 from bot.reach.models import ReachState
 from bot.reach.render import protect_missing, shortfall_shown
-from bot.reach.report import AreaReach, Period, UnknownArea, reach_report
+from bot.reach.report import reach_report
 from bot.reach.suppression import DEFAULT_K, Suppressor
 from bot.residents.community import FeedbackItem, recent_feedback
 from bot.residents.models import Resident

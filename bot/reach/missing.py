@@ -31,16 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.areas.models import AreaPopulation
 from bot.areas.search import AreaIndex
 from bot.areas.tags import tags_by_area, tags_of
-from bot.reach.report import (
-    LEVEL_LENGTH,
-    AreaInfo,
-    Figures,
-    Period,
-    area_infos,
-    coverage,
-    figures_by_group,
-    latest_populations,
-)
+from bot.reach.figures import LEVEL_LENGTH, AreaInfo, Figures, Period, coverage
+from bot.reach.report import area_infos, figures_by_group, latest_populations
 from bot.residents.models import Resident
 
 CENSUS = "census"

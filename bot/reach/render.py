@@ -15,8 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.core.i18n import Catalog, format_number, localize_digits
+from bot.reach.figures import FIGURE_NAMES, AreaInfo, AreaReach, Figures, Period, ReachReport
 from bot.reach.missing import SIBLINGS, GenderRow, MissingReport, MissingRow
-from bot.reach.report import FIGURE_NAMES, AreaInfo, AreaReach, Figures, Period, ReachReport
 from bot.reach.suppression import Count, Suppressor, complementary
 
 # /2: coverage and shortfall count reachable residents, and `ranked` is ordered by the share

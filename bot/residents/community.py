@@ -26,8 +26,9 @@ from bot.core.base import utcnow
 from bot.core.i18n import BABEL_LOCALE, Catalog, localize_digits
 from bot.core.screens import Option, Screen, rows_of
 from bot.delivery.outbox import OUTBOX, Status
+from bot.reach.figures import AreaInfo, Figures, Period
 from bot.reach.models import Feedback
-from bot.reach.report import AreaInfo, Figures, Period, area_info, figures_by_group, in_area
+from bot.reach.report import area_info, figures_by_group, in_area
 from bot.reach.suppression import DEFAULT_K, Suppressor
 from bot.residents.assisted import AGE_BANDS, GENDERS
 from bot.residents.events import EventKind, record_for
