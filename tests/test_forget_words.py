@@ -92,6 +92,17 @@ async def test_phone_numbers_are_masked_before_free_text_is_stored(db_url: str) 
             resident = await session.scalar(select(Resident).where(Resident.telegram_id == 8411))
         assert stored == "আমাকে ফোন করুন *** অথবা ***"
         assert resident is not None and resident.area_unlisted_text == "বড় হাওর, ***"
+        # Someone with no area yet, whose words stand for their area.
+        newcomer = h.person(8412)
+        await newcomer.send("/start")
+        await newcomer.send("English")
+        await newcomer.tap("not listed")
+        [saved] = await newcomer.send("Baro Haor, call +8801911234567")
+        assert "“Baro Haor, call ***”" in saved.text
+        async with h.app.sessions() as session:
+            unplaced = await session.scalar(select(Resident).where(Resident.telegram_id == 8412))
+        assert unplaced is not None and unplaced.area_code is None
+        assert unplaced.area_unlisted_text == "Baro Haor, call ***"
 
 
 def test_what_is_masked() -> None:

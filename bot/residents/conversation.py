@@ -459,19 +459,17 @@ class Conversation:
             # Already placed: the words go to the coordinators, the area stays until the
             # resident picks another one from the list.
             self.residents.note_unlisted(self.resident, typed[:UNLISTED_MAX])
-            kept = self.t(
-                "area.unlisted_kept",
-                words=html.escape(typed[:UNLISTED_MAX]),
-                place=self._describe(place, self.areas.ancestors(place.code)),
-            )
-            return Reply(
-                [Screen(kept), self.menu_screen() if self.onboarded else self.consent_screen()]
-            )
-        self.residents.set_area(self.resident, None, typed[:UNLISTED_MAX])
+        else:
+            self.residents.set_area(self.resident, None, typed[:UNLISTED_MAX])
         # What was kept, phone numbers masked: the resident reads what coordinators will.
-        saved = self.resident.area_unlisted_text or ""
-        done = Screen(self.t("area.unlisted_saved", words=html.escape(saved)))
-        return Reply([done, self.menu_screen() if self.onboarded else self.consent_screen()])
+        saved = html.escape(self.resident.area_unlisted_text or "")
+        if place is not None:
+            ancestors = self.areas.ancestors(place.code)
+            done = self.t("area.unlisted_kept", words=saved, place=self._describe(place, ancestors))
+        else:
+            done = self.t("area.unlisted_saved", words=saved)
+        after = self.menu_screen() if self.onboarded else self.consent_screen()
+        return Reply([Screen(done), after])
 
     async def _search_area(self, typed: str) -> Reply:
         matches = self.ctx.index.search(typed, limit=SEARCH_LIMIT)

@@ -60,7 +60,7 @@ class ResidentService:
 
     def note_unlisted(self, resident: Resident, typed: str) -> None:
         """Keep a placed resident's words for an unlisted place; their area stays as it is."""
-        resident.area_unlisted_text = typed[:200]
+        resident.area_unlisted_text = mask_numbers(typed)[:200]
         resident.awaiting = None
 
     def consent(self, resident: Resident, user: TelegramUser, now: datetime | None = None) -> None:
