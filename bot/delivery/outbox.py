@@ -144,6 +144,11 @@ class OutboxMessage(Base):
     pseudonym: Mapped[str | None] = mapped_column(String(32))
     area_code: Mapped[str | None] = mapped_column(String(8))
     chat_id: Mapped[int] = mapped_column(BigInteger)
+    # Which sender sends the row: "telegram" (chat_id a Telegram chat) or "sms" (chat_id the
+    # digits of an E.164 number).
+    channel: Mapped[str] = mapped_column(String(8), default="telegram", server_default="telegram")
+    # The last delivery report the gateway sent for the row, so a replayed one changes nothing.
+    dlr_status: Mapped[int | None] = mapped_column(SmallInteger)
     priority: Mapped[int] = mapped_column(SmallInteger, default=NORMAL)
     status: Mapped[str] = mapped_column(String(16), default=Status.PENDING.value)
     not_before: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
