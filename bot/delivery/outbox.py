@@ -100,6 +100,7 @@ class Recipient:
     pseudonym: str | None = None
     area_code: str | None = None
     language: str | None = None
+    channel: str = "telegram"
 
 
 class OutboxPayload(Base):
@@ -281,6 +282,7 @@ async def enqueue_for_recipients(
                 "pseudonym": recipient.pseudonym,
                 "area_code": recipient.area_code,
                 "chat_id": recipient.chat_id,
+                "channel": recipient.channel,
                 "priority": priority,
                 "status": Status.PENDING.value,
                 "not_before": not_before or now,
