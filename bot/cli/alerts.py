@@ -39,6 +39,14 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         metavar="LANG=TEXT",
         help='text per language, e.g. --text bn="…" --text en="…" (bn required)',
     )
+    send.add_argument(
+        "--sms",
+        action="append",
+        default=[],
+        metavar="LANG=TEXT",
+        help="short SMS text per language for residents on SMS (default: the text, if it fits "
+        "2 SMS)",
+    )
     send.add_argument("--at", default=None, help="when to send (ISO-8601; default now)")
     send.add_argument(
         "--until", default=None, help="valid until (ISO-8601; default 24 hours after --at)"
@@ -60,13 +68,13 @@ def parse_moment(text: str, tz: ZoneInfo) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)
 
 
-def parse_texts(items: list[str]) -> dict[str, str]:
+def parse_texts(items: list[str], option: str = "--text") -> dict[str, str]:
     """{"bn": "…", "en": "…"} from ["bn=…", "en=…"]."""
     texts: dict[str, str] = {}
     for item in items:
         language, sep, text = item.partition("=")
         if not sep or not language.strip():
-            raise ValueError(f"--text must look like bn=TEXT, got {item[:20]!r}")
+            raise ValueError(f"{option} must look like bn=TEXT, got {item[:20]!r}")
         texts[language.strip().lower()] = text
     return texts
 
@@ -97,7 +105,7 @@ async def run(args: argparse.Namespace, settings: Settings, out: TextIO = sys.st
 async def _send(args: argparse.Namespace, settings: Settings, sessions: object, out: TextIO) -> int:
     from sqlalchemy.ext.asyncio import async_sessionmaker
 
-    from bot.alerts.service import AlertError, AlertSpec, create_alert
+    from bot.alerts.service import AlertError, AlertSpec, create_alert, sms_preview
     from bot.areas.tree import load_tree
     from bot.core.base import utcnow
     from bot.core.i18n import Catalog
@@ -108,6 +116,7 @@ async def _send(args: argparse.Namespace, settings: Settings, sessions: object, 
     tz = settings.tz
     try:
         texts = parse_texts(args.text)
+        short = parse_texts(args.sms, "--sms")
         send_at = parse_moment(args.at, tz) if args.at else utcnow()
         until = parse_moment(args.until, tz) if args.until else send_at + DEFAULT_VALIDITY
     except ValueError as exc:
@@ -120,11 +129,24 @@ async def _send(args: argparse.Namespace, settings: Settings, sessions: object, 
         texts=texts,
         send_at=send_at,
         expires_at=until,
+        sms_texts=short,
     )
     async with sessions() as session:
         tree = await load_tree(session)
     catalog = Catalog.load(default_language=settings.default_language)
     try:
+        async with sessions() as session:
+            costs = await sms_preview(session, catalog, spec)
+        for cost in costs:
+            line = catalog.text(
+                "en",
+                "alerts.sms_cost",
+                recipients=cost.recipients,
+                parts=cost.parts,
+                messages=cost.messages,
+                lang=cost.language,
+            )
+            out.write(_plain(line) + "\n")
         queued = await create_alert(
             sessions,
             spec,

@@ -1,4 +1,4 @@
-"""sms: residents' phone numbers, SMS failure count, outbox channel and delivery reports
+"""sms: residents' phone numbers, SMS failure count, outbox channel and delivery reports, alerts' SMS texts
 
 Revision ID: 0010
 Revises: 0009
@@ -28,9 +28,13 @@ def upgrade() -> None:
             sa.Column("channel", sa.String(8), nullable=False, server_default="telegram")
         )
         batch.add_column(sa.Column("dlr_status", sa.SmallInteger(), nullable=True))
+    with op.batch_alter_table("alerts") as batch:
+        batch.add_column(sa.Column("sms_texts", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("alerts") as batch:
+        batch.drop_column("sms_texts")
     with op.batch_alter_table("outbox") as batch:
         batch.drop_column("dlr_status")
         batch.drop_column("channel")
