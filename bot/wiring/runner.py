@@ -57,6 +57,12 @@ async def _run(settings: Settings, chatting: bool, force_sender: bool) -> int:
             log.info("connecting to the Bot API", extra={"api": api_url})
         app = await stack.enter_async_context(build_app(settings, token, api_url))
         await stack.enter_async_context(background(app, settings, force_sender=force_sender))
+        if settings.sms_enabled:
+            from bot.wiring.sms import sms_channel
+
+            await stack.enter_async_context(
+                sms_channel(app, settings, run_sender=settings.run_sender)
+            )
         await register(app.bot, app.ctx.catalog)
         polling = asyncio.create_task(
             poll(
