@@ -17,22 +17,25 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from bot.core import sqlite_inline
 from bot.core.resources import migrations_folder
 
-# How long a statement waits for another connection's write lock before failing.
+# How long a statement waits for another connection's write lock before failing, unless
+# the URL sets its own (`?timeout=`).
 BUSY_TIMEOUT_SECONDS = 30.0
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """Create the async engine for a database URL, preparing SQLite's folder and pragmas."""
+    """Create the async engine for a database URL, preparing SQLite's folder and pragmas.
+
+    SQLite goes through SQLAlchemy's stock `sqlite+aiosqlite` dialect: each connection's
+    statements, lock waits included, run on aiosqlite's thread, never on the event loop.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(
-            url, async_creator=sqlite_inline.connector(parsed, BUSY_TIMEOUT_SECONDS)
-        )
+        busy = {} if "timeout" in parsed.query else {"timeout": BUSY_TIMEOUT_SECONDS}
+        engine = create_async_engine(url, connect_args=busy)
 
         # WAL lets the sender and the handlers read while one of them writes;
         # foreign keys are off in SQLite unless asked for on every connection.

@@ -19,35 +19,9 @@ from bot.core.i18n import Catalog
 from bot.lessons.catalog import Library
 from bot.lessons.flow import LessonFlow
 from bot.residents.conversation import Context
-from bot.wiring import heap
 from bot.wiring.database import prepare_database
 
 log = logging.getLogger("sabai.app")
-
-
-def keep_response_types() -> tuple[type, ...]:
-    """Build aiogram's response models for the methods Sabai calls, and keep them.
-
-    aiogram makes `Response[T]` per call; pydantic caches these generic models only
-    weakly, so the garbage collector drops them and each rebuild costs milliseconds of
-    schema work in the middle of handling an update. Holding them keeps the cache warm.
-    """
-    from aiogram import methods
-    from aiogram.methods.base import Response
-
-    used = (
-        methods.GetMe,
-        methods.GetUpdates,
-        methods.SendMessage,
-        methods.EditMessageText,
-        methods.EditMessageReplyMarkup,
-        methods.AnswerCallbackQuery,
-        methods.DeleteMessage,
-        methods.SetMyCommands,
-        methods.DeleteMyCommands,
-        methods.SendPhoto,
-    )
-    return tuple(Response[method.__returning__] for method in used)  # type: ignore[name-defined]
 
 
 @dataclass
@@ -60,7 +34,6 @@ class App:
     dispatcher: Dispatcher
     library: Library
     signer_source: SignerSource
-    response_types: tuple[type, ...] = ()
 
 
 @asynccontextmanager
@@ -91,18 +64,7 @@ async def build_app(settings: Settings, token: str, api_url: str) -> AsyncIterat
         secret = {SECRET_ENV: settings.callback_secret} if settings.callback_secret else {}
         signer_source = SignerSource(sessions, secret)
         dispatcher = build_dispatcher(sessions, ctx, settings, library, signer_source)
-        with heap.settled():
-            yield App(
-                settings,
-                engine,
-                sessions,
-                ctx,
-                bot,
-                dispatcher,
-                library,
-                signer_source,
-                keep_response_types(),
-            )
+        yield App(settings, engine, sessions, ctx, bot, dispatcher, library, signer_source)
     finally:
         await bot.session.close()
         await engine.dispose()

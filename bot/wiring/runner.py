@@ -16,6 +16,7 @@ from bot.channels.telegram.client import EMULATOR_BOT_ID, emulator_token
 from bot.channels.telegram.polling import poll
 from bot.core.config import Settings
 from bot.core.logging_setup import configure_logging
+from bot.wiring import heap
 from bot.wiring.app import build_app
 from bot.wiring.background import background
 
@@ -64,6 +65,7 @@ async def _run(settings: Settings, chatting: bool, force_sender: bool) -> int:
                 sms_channel(app, settings, run_sender=settings.run_sender)
             )
         await register(app.bot, app.ctx.catalog)
+        heap.settle()  # everything loaded at start-up lives as long as the process
         polling = asyncio.create_task(
             poll(
                 app.dispatcher,
