@@ -33,7 +33,9 @@ class Resident(Base):
     channel: Mapped[str] = mapped_column(String(16), default="telegram")
     telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     # E.164 ("+8801…"), for SMS residents and assisted residents who gave one with consent.
-    phone: Mapped[str | None] = mapped_column(String(20), unique=True)
+    # Not unique: several assisted people may share a family's phone (one SMS per number and
+    # alert: the outbox keeps one row per chat and job).
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)
     # Permanent-failure delivery reports in a row: three mark an SMS number unreachable.
     sms_failures: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     first_name: Mapped[str | None] = mapped_column(String(128))

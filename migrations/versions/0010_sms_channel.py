@@ -22,7 +22,7 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("sms_failures", sa.SmallInteger(), nullable=False, server_default="0")
         )
-        batch.create_unique_constraint("uq_residents_phone", ["phone"])
+        batch.create_index("ix_residents_phone", ["phone"], unique=False)
     with op.batch_alter_table("outbox") as batch:
         batch.add_column(
             sa.Column("channel", sa.String(8), nullable=False, server_default="telegram")
@@ -39,6 +39,6 @@ def downgrade() -> None:
         batch.drop_column("dlr_status")
         batch.drop_column("channel")
     with op.batch_alter_table("residents") as batch:
-        batch.drop_constraint("uq_residents_phone", type_="unique")
+        batch.drop_index("ix_residents_phone")
         batch.drop_column("sms_failures")
         batch.drop_column("phone")

@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.areas.tree import describe
@@ -62,7 +62,9 @@ class SmsInbox:
             log.warning("empty SMS ignored")
             return Answer(number)
         async with self.sessions() as session:
-            resident = await session.scalar(select(Resident).where(Resident.phone == number))
+            resident = await session.scalar(
+                select(Resident).where(Resident.phone == number, Resident.channel == "sms")
+            )
             conversation = Conversation(
                 session, self.ctx, TelegramUser(0, phone=number), resident, now, False
             )
@@ -79,6 +81,8 @@ class SmsInbox:
         keyword = keyword_of(text)
         if keyword is Keyword.STOP:
             return await self._stop(conversation)
+        if keyword is Keyword.START:
+            await self._resume_shared(conversation)
         if resident is not None and resident.status == STOPPED:
             if keyword is Keyword.START:
                 resident.status = "active"
@@ -183,15 +187,30 @@ class SmsInbox:
 
     async def _stop(self, conversation: Conversation) -> list[str]:
         r = conversation.resident
+        number = conversation.user.phone or ""
+        # Assisted residents registered with this (shared) number are stopped with it.
+        await conversation.session.execute(
+            update(Resident)
+            .where(Resident.phone == number, Resident.channel == "assisted")
+            .where(Resident.status == "active")
+            .values(status=STOPPED)
+        )
+        await drop_pending_for(conversation.session, chat_id_of(number), DROPPED_STOP)
         if r is None:
             return [conversation.t("sms.stopped")]
         r.status = STOPPED
         r.awaiting = None
         record(conversation.session, EventKind.BLOCKED_BOT, r, {"channel": "sms"})
         # Queued messages go too: STOP must win over an alert already in the outbox.
-        if r.phone is not None:
-            await drop_pending_for(conversation.session, chat_id_of(r.phone), DROPPED_STOP)
         return [conversation.t("sms.stopped")]
+
+    async def _resume_shared(self, conversation: Conversation) -> None:
+        await conversation.session.execute(
+            update(Resident)
+            .where(Resident.phone == (conversation.user.phone or ""))
+            .where(Resident.channel == "assisted", Resident.status == STOPPED)
+            .values(status="active")
+        )
 
     def _place(self, conversation: Conversation) -> str:
         r = conversation.resident
