@@ -61,7 +61,9 @@ async def test_reach_counts_each_channel_and_suppresses_small_ones(
     assert row["sms"] == "8" and row["telegram"] == "6"
     # Two assisted residents with a phone alone would be a small count: shown as "<5".
     async with sessions.begin() as session:
-        _add(session, 2, channel="assisted", phone_access="shared", phone="+8801900000001")  # a shared phone
+        _add(
+            session, 2, channel="assisted", phone_access="shared", phone="+8801900000001"
+        )  # a shared phone
     async with sessions() as session:
         report = await reach_report(session, "6058", p if fast else Period(p.start, p.end))
     assert reach_document(report, Suppressor(5))["area"]["sms"] == 10
