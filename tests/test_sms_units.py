@@ -102,3 +102,17 @@ def test_screens_become_numbered_plain_text() -> None:
     assert numbered(screen, "en") == "Choose your area & more\n1 Kulaura\n2 Sylhet"
     assert numbered(screen, "bn").endswith("১ Kulaura\n২ Sylhet")
     assert plain("<i>a</i> &lt;5") == "a <5"
+
+
+@pytest.mark.parametrize("language", ["bn", "en"])
+def test_every_sms_string_fits_two_parts_and_most_fit_one(language: str) -> None:
+    from bot.core.i18n import Catalog
+
+    strings = Catalog.load().files[language].strings
+    sms = {key: text for key, text in strings.items() if key.startswith("sms.")}
+    assert len(sms) >= 18
+    for key, text in sms.items():
+        assert "<" not in text, f"{key}: SMS text is plain, no HTML"
+        assert parts(text) <= 2, f"{language} {key} takes {parts(text)} SMS"
+    single = [key for key, text in sms.items() if parts(text) == 1]
+    assert len(single) >= len(sms) - 3
