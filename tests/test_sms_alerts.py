@@ -129,3 +129,23 @@ async def test_gateway_errors_are_retried(db_url: str) -> None:
         before = len(h.kannel.to(NUMBER))
         await h.channel.sender.drain(horizon=30)
         assert len(h.kannel.to(NUMBER)) == before + 1
+
+
+async def test_the_chat_preview_shows_the_sms_count_suppressed(db_url: str) -> None:
+    from tests.test_alerts import make_coordinator, urgent_water_alert_for_kulaura
+
+    async with running_sms(db_url) as h:
+        for n in range(6):
+            await _sign_up(h, f"+88017123456{n:02d}")
+        await _sign_up(h, "+8801812345600", language="1")
+        coordinator = await make_coordinator(h.bot, 9300)
+        await urgent_water_alert_for_kulaura(coordinator)
+        await coordinator.tap("Kulaura, Maulvibazar")
+        await coordinator.tap("Done with areas")
+        await coordinator.send("পানি ফুটিয়ে খান।")
+        await coordinator.send("Boil water before drinking.")
+        await coordinator.tap("Now")
+        summary = (await coordinator.tap("24 hours"))[-1]
+        assert "SMS: 6 residents × 1 parts = 6 SMS (English)" in summary.text
+        # One Bangla reader on SMS: a small count, and so is what it costs.
+        assert "SMS: <5 residents × 1 parts = <5 SMS (Bangla)" in summary.text

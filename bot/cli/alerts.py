@@ -116,7 +116,7 @@ async def _send(args: argparse.Namespace, settings: Settings, sessions: object, 
     tz = settings.tz
     try:
         texts = parse_texts(args.text)
-        short = parse_texts(args.sms, "--sms")
+        short = parse_texts(getattr(args, "sms", None) or [], "--sms")
         send_at = parse_moment(args.at, tz) if args.at else utcnow()
         until = parse_moment(args.until, tz) if args.until else send_at + DEFAULT_VALIDITY
     except ValueError as exc:
