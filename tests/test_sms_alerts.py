@@ -119,6 +119,13 @@ async def test_three_failed_reports_in_a_row_make_a_number_unreachable(db_url: s
         async with h.bot.app.sessions() as session:
             resident = await session.scalar(select(Resident).where(Resident.phone == NUMBER))
             assert resident is not None and resident.status == "unreachable"
+        # Writing in again shows the number works: it is reachable once more.
+        [help_] = await h.phone(NUMBER).send("HELP")
+        assert "STOP" in help_
+        async with h.bot.app.sessions() as session:
+            resident = await session.scalar(select(Resident).where(Resident.phone == NUMBER))
+            assert resident is not None and resident.status == "active"
+            assert resident.sms_failures == 0
 
 
 async def test_gateway_errors_are_retried(db_url: str) -> None:

@@ -22,6 +22,7 @@ from bot.channels.sms.reports import drop_pending_for
 from bot.core.base import utcnow
 from bot.core.i18n import format_when, localize_digits
 from bot.core.screens import Reply
+from bot.delivery.outbox import UNREACHABLE
 from bot.residents.conversation import Context, Conversation, Expired
 from bot.residents.events import EventKind, record
 from bot.residents.models import Resident
@@ -83,6 +84,10 @@ class SmsInbox:
             return await self._stop(conversation)
         if keyword is Keyword.START:
             await self._resume_shared(conversation)
+        if resident is not None and resident.status == UNREACHABLE:
+            # A message from the number shows it works again after failed deliveries.
+            resident.status, resident.sms_failures = "active", 0
+            record(conversation.session, EventKind.UNBLOCKED_BOT, resident)
         if resident is not None and resident.status == STOPPED:
             if keyword is Keyword.START:
                 resident.status = "active"
