@@ -156,3 +156,27 @@ async def test_the_chat_preview_shows_the_sms_count_suppressed(db_url: str) -> N
         assert "SMS: 6 residents × 1 parts = 6 SMS (English)" in summary.text
         # One Bangla reader on SMS: a small count, and so is what it costs.
         assert "SMS: <5 residents × 1 parts = <5 SMS (Bangla)" in summary.text
+
+
+async def test_reports_arriving_together_keep_the_final_state(db_url: str) -> None:
+    import asyncio
+
+    from bot.delivery.outbox import OUTBOX
+
+    async with running_sms(db_url) as h:
+        await _sign_up(h, NUMBER)
+        for n in range(5):
+            await _send_alert(h, text=f"Alert {n}")
+        await h.channel.sender.drain(horizon=1)
+        urls = [s.dlr_url for s in h.kannel.to(NUMBER) if s.dlr_url]
+        assert len(urls) == 5
+
+        async def report(url: str, status: int) -> None:
+            async with h.http.get(url.replace("%d", str(status))) as response:
+                assert response.status == 200
+
+        # Kannel sends "accepted by SMSC" and "delivered" within milliseconds of each other.
+        await asyncio.gather(*(report(u, s) for u in urls for s in (8, 1, 8)))
+        async with h.bot.app.sessions() as session:
+            statuses = list(await session.scalars(select(OUTBOX.c.dlr_status)))
+        assert statuses == [1] * 5

@@ -57,19 +57,22 @@ async def test_sign_up_alert_and_stop_through_real_kannel(db_url: str, tmp_path:
 
             [welcome] = await kannel.exchange(NUMBER, "JOIN", wait=15, expect=1) or [logs()]
             assert "1 বাংলা 2 English" in welcome, welcome
-            [area] = await kannel.exchange(NUMBER, "2", wait=15, expect=1)
-            assert "Type the name of your union" in area
-            place, privacy = await kannel.exchange(NUMBER, "Kulaura", wait=15, expect=2)
+            [area] = await kannel.exchange(NUMBER, "2", wait=15, expect=1) or [logs()]
+            assert "Type the name of your union" in area, area
+            got = await kannel.exchange(NUMBER, "Kulaura", wait=15, expect=2)
+            assert len(got) == 2, (got, logs())
+            place, privacy = got
             assert place == "Area: Kulaura, Maulvibazar." and "1 YES 2 NO" in privacy
-            [joined] = await kannel.exchange(NUMBER, "YES", wait=15, expect=1)
-            assert joined.startswith("You are in")
+            [joined] = await kannel.exchange(NUMBER, "YES", wait=15, expect=1) or [logs()]
+            assert joined.startswith("You are in"), joined
 
             await _alert(settings, "Boil water before drinking.")
-            assert (await channel.sender.drain(horizon=1)).sent == 1
-            [alert] = await kannel.exchange(None, "", wait=15, expect=1)
+            stats = await channel.sender.drain(horizon=30)
+            assert stats.sent == 1, (stats, logs())
+            [alert] = await kannel.exchange(None, "", wait=15, expect=1) or [logs()]
             assert alert == "Sabai URGENT Water supply: Boil water before drinking."
             # Kannel reports the delivery back to Sabai's dlr-url.
-            for _ in range(50):
+            for _ in range(150):
                 async with bot.app.sessions() as session:
                     if await session.scalar(select(OUTBOX.c.dlr_status)) == 1:
                         break
@@ -77,8 +80,8 @@ async def test_sign_up_alert_and_stop_through_real_kannel(db_url: str, tmp_path:
             else:
                 raise AssertionError("no delivery report arrived\n" + logs())
 
-            [stopped] = await kannel.exchange(NUMBER, "STOP", wait=15, expect=1)
-            assert stopped.startswith("Stopped")
+            [stopped] = await kannel.exchange(NUMBER, "STOP", wait=15, expect=1) or [logs()]
+            assert stopped.startswith("Stopped"), stopped
             await _alert(settings, "Second alert.")
             await channel.sender.drain(horizon=1)
             assert await kannel.exchange(None, "", wait=4, expect=1) == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import logging
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery.outbox import OUTBOX, UNREACHABLE, Status, rowcount
@@ -16,6 +16,7 @@ log = logging.getLogger("sabai.sms")
 
 DELIVERED, FAILED, BUFFERED, SMSC_ACCEPTED, SMSC_REJECTED = 1, 2, 4, 8, 16
 KNOWN_STATUSES = {DELIVERED, FAILED, BUFFERED, SMSC_ACCEPTED, SMSC_REJECTED}
+FINAL = (DELIVERED, FAILED, SMSC_REJECTED)
 # One failure may be the gateway's or the phone being off for days; three in a row is the number.
 FAILURES_BEFORE_UNREACHABLE = 3
 
@@ -35,22 +36,29 @@ async def record_report(
         log.warning("delivery report with an unknown status", extra={"status": status})
         return Outcome.BAD_STATUS
     async with sessions.begin() as session:
-        row = (
-            await session.execute(
-                select(OUTBOX.c.resident_id, OUTBOX.c.dlr_status).where(
-                    OUTBOX.c.id == row_id, OUTBOX.c.channel == "sms"
-                )
-            )
-        ).first()
+        # One conditional UPDATE, so two reports racing (Kannel sends "accepted by SMSC" and
+        # "delivered" within milliseconds) can neither both count nor undo a final state.
+        settled = OUTBOX.c.dlr_status.in_(FINAL)
+        changed = or_(OUTBOX.c.dlr_status.is_(None), OUTBOX.c.dlr_status != status)
+        result = await session.execute(
+            update(OUTBOX)
+            .where(OUTBOX.c.id == row_id, OUTBOX.c.channel == "sms")
+            .where(or_(OUTBOX.c.dlr_status.is_(None), ~settled), changed)
+            .values(dlr_status=status)
+            .returning(OUTBOX.c.resident_id)
+        )
+        row = result.first()
         if row is None:
-            log.warning("delivery report for an unknown message", extra={"row": row_id})
-            return Outcome.UNKNOWN
-        if row.dlr_status == status or row.dlr_status in (DELIVERED, FAILED, SMSC_REJECTED):
+            known = await session.scalar(
+                select(OUTBOX.c.id).where(OUTBOX.c.id == row_id, OUTBOX.c.channel == "sms")
+            )
+            if known is None:
+                log.warning("delivery report for an unknown message", extra={"row": row_id})
+                return Outcome.UNKNOWN
             # Kannel repeats reports after a restart; a final state is never counted twice.
             log.info("delivery report replayed", extra={"row": row_id, "status": status})
             return Outcome.REPLAY
-        await session.execute(update(OUTBOX).where(OUTBOX.c.id == row_id).values(dlr_status=status))
-        if row.resident_id is not None and status in (DELIVERED, FAILED, SMSC_REJECTED):
+        if row.resident_id is not None and status in FINAL:
             resident = await session.get(Resident, row.resident_id)
             if resident is not None:
                 _judge(session, resident, status)
