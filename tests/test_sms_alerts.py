@@ -180,3 +180,28 @@ async def test_reports_arriving_together_keep_the_final_state(db_url: str) -> No
         async with h.bot.app.sessions() as session:
             statuses = list(await session.scalars(select(OUTBOX.c.dlr_status)))
         assert statuses == [1] * 5
+
+
+async def test_delete_after_alerts_leaves_no_number_anywhere(db_url: str) -> None:
+    from bot.core.db import create_engine
+    from tests.test_privacy import _scan_for
+
+    async with running_sms(db_url) as h:
+        await _sign_up(h, NUMBER)
+        await _send_alert(h, text="First")
+        await h.channel.sender.drain(horizon=1)
+        url = next(s.dlr_url for s in h.kannel.to(NUMBER) if s.dlr_url)
+        async with h.http.get(url.replace("%d", "1")) as response:
+            assert response.status == 200
+        await _send_alert(h, text="Second, still queued")
+        phone = h.phone(NUMBER)
+        await phone.send("DELETE")
+        [deleted] = await phone.send("YES")
+        assert deleted.startswith("Erased")
+        engine = create_engine(db_url)
+        try:
+            async with engine.connect() as conn:
+                found = await _scan_for(conn, [NUMBER, NUMBER.lstrip("+"), NUMBER[-10:]])
+        finally:
+            await engine.dispose()
+        assert found == []
