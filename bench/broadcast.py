@@ -10,6 +10,12 @@ Three phases (choose with --phases, default all):
           record as sent, two events per message). Target ≥ 1,000 msg/s. The same with the real
           aiogram Bot and the emulator (--emulator-recipients, default 10,000; both share this
           process's CPU, so it is a floor for aiogram alone).
+* sms   – an SMS broadcast to --sms-recipients numbers (default 10,000) through a stand-in
+          smsbox in its own process, by the SMS sender (KannelTransport) in a child process
+          capped at --sms-rate (default 10/s, sms.rate_per_second's default). The child is
+          killed with SIGKILL once --sms-kill-at of the numbers got the SMS, then started again:
+          reported are the rate against the cap (target ≥ 97 %), numbers never reached (target
+          0) and numbers reached twice (target ≤ the sender's batch of rows in flight).
 * rss   – enqueue (streamed) and drain N recipients in a fresh process and report its peak RSS,
           for each N in --rss-recipients (default 100,000 and 300,000; add 1000000 for the
           target, ~10 min). Target ≤ 250 MB at 1,000,000 and flat growth.
@@ -18,6 +24,7 @@ Three phases (choose with --phases, default all):
     .venv/bin/python bench/broadcast.py --phases rate --duration 30 --cap 25
     .venv/bin/python bench/broadcast.py --phases rss --rss-recipients 1000000
     .venv/bin/python bench/broadcast.py --phases rate --redis redis://127.0.0.1:6379/0
+    .venv/bin/python bench/broadcast.py --phases sms --sms-rate 100   # ~2 minutes
 """
 
 from __future__ import annotations
@@ -231,6 +238,109 @@ def rss_phase(args: argparse.Namespace, directory: Path) -> None:
         )
 
 
+# -- sms ------------------------------------------------------------------------------------------
+
+FIRST_NUMBER = 8801700000000
+SMS_TEXT = {"sms:bn": Payload("Sabai জরুরি পানি: পানি ফুটিয়ে খান।")}
+
+
+async def sms_child(url: str, rate: float, sendsms_url: str) -> None:
+    """The SMS sender alone, draining until killed (or nothing is left)."""
+    import aiohttp
+
+    from bot.channels.sms.kannel import KannelClient, KannelConfig, KannelTransport
+
+    engine = create_engine(url)
+    config = KannelConfig(sendsms_url, "sabai", "bench", "http://127.0.0.1:9", "bench-secret")
+    async with aiohttp.ClientSession() as http:
+        transport = KannelTransport(KannelClient(config, http))
+        limiter = MemoryRateLimiter(RateLimits(per_second=rate, chat_interval=0.0))
+        # The same name after a restart takes the dead run's claimed rows back at once.
+        sender = Sender(
+            session_factory(engine),
+            transport,
+            limiter,
+            SenderConfig(name="bench-sms", channel="sms"),
+        )
+        await sender.drain(horizon=5)
+    await engine.dispose()
+
+
+def _received(log: Path) -> list[tuple[float, str]]:
+    if not log.exists():
+        return []
+    rows = []
+    for line in log.read_text(encoding="utf-8").splitlines():
+        at, _, to = line.partition(" ")
+        rows.append((float(at), to))
+    return rows
+
+
+def sms_phase(args: argparse.Namespace, directory: Path) -> None:
+    import os
+    import signal
+    import socket
+
+    url = asyncio.run(fresh_database(directory, "sms.db"))
+    count = args.sms_recipients
+
+    async def fill() -> None:
+        engine = create_engine(url)
+        try:
+            people = (
+                Recipient(FIRST_NUMBER + n, None, f"s{n}", "6058", "sms:bn", channel="sms")
+                for n in range(count)
+            )
+            await enqueue_for_recipients(
+                session_factory(engine),
+                Job("alert", 1),
+                people,
+                SMS_TEXT,
+                default_language="sms:bn",
+            )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(fill())
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = directory / "sms-received.log"
+    here = Path(__file__).resolve()
+    standin = subprocess.Popen(
+        [sys.executable, str(here.parent / "sms_standin.py"), str(port), str(log)]
+    )
+    try:
+        time.sleep(1.5)
+        child = [sys.executable, str(here), "--sms-child", url, str(args.sms_rate)]
+        child.append(f"http://127.0.0.1:{port}/cgi-bin/sendsms")
+        first = subprocess.Popen(child)
+        kill_at = int(count * args.sms_kill_at)
+        while len(_received(log)) < kill_at and first.poll() is None:
+            time.sleep(0.05)
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait()
+        before_kill = _received(log)
+        second = subprocess.run(child, check=False)
+        received = _received(log)
+    finally:
+        standin.terminate()
+        standin.wait()
+    # The rate while the first run was in its stride (its first and last second left out).
+    times = [at for at, _ in before_kill]
+    steady = [t for t in times if times[0] + 1 <= t <= times[-1] - 1]
+    rate = (len(steady) - 1) / (steady[-1] - steady[0]) if len(steady) > 2 else 0.0
+    numbers = [to for _, to in received]
+    unique = set(numbers)
+    print(
+        f"sms:   {count} numbers, cap {args.sms_rate:g}/s through a stand-in smsbox: "
+        f"{rate:.2f} SMS/s = {100 * rate / args.sms_rate:.1f} % of the cap (target ≥ 97 %); "
+        f"SIGKILL after {len(before_kill)} sent, restarted (exit {second.returncode}); "
+        f"never reached {count - len(unique)} (target 0), reached twice "
+        f"{len(numbers) - len(unique)} (target ≤ {SenderConfig().batch_size}, the rows in flight)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--phases", default="rate,drain,rss", help="comma-separated subset")
@@ -243,7 +353,15 @@ def main() -> None:
         "--rss-recipients", type=int, nargs="+", default=[100_000, 300_000], metavar="N"
     )
     parser.add_argument("--rss-child", nargs=2, metavar=("URL", "N"), help=argparse.SUPPRESS)
+    parser.add_argument("--sms-recipients", type=int, default=10_000)
+    parser.add_argument("--sms-rate", type=float, default=10.0, help="SMS cap, messages/s")
+    parser.add_argument("--sms-kill-at", type=float, default=0.4, help="share sent at SIGKILL")
+    parser.add_argument("--sms-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.sms_child:
+        url, rate, sendsms = args.sms_child
+        asyncio.run(sms_child(url, float(rate), sendsms))
+        return
     if args.rss_child:
         asyncio.run(rss_child(args.rss_child[0], int(args.rss_child[1])))
         return
@@ -256,6 +374,8 @@ def main() -> None:
             asyncio.run(drain_phase(args, directory))
         if "rss" in phases:
             rss_phase(args, directory)
+        if "sms" in phases:
+            sms_phase(args, directory)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from bot.alerts.service import (
     message_screens,
     minimal_areas,
     recipient_split,
+    sms_preview,
     validate,
 )
 from bot.areas.search import AreaIndex
@@ -458,6 +459,7 @@ class Composer:
                 )
             },
         )
+        summary += await self._sms_lines(spec, shown)
         change = (Option(self.t("alerts.change_until"), f"{PREFIX}ch"),)
         if spec.expires_at is not None and deliver_at >= spec.expires_at:
             # It could never go out: say so before anyone taps Send, and offer the ways on.
@@ -476,6 +478,27 @@ class Composer:
             Option(self.t("alerts.cancel_compose"), f"{PREFIX}x"),
         )
         return [*screens, Screen(summary, (buttons, change))]
+
+    async def _sms_lines(self, spec: AlertSpec, shown: Suppressor) -> str:
+        """What the alert costs by SMS per language, or why it cannot go by SMS."""
+        try:
+            costs = await sms_preview(self.session, self.catalog, spec)
+        except AlertError as exc:
+            return "\n" + self.t(exc.key, **exc.params)
+        lines = ""
+        for cost in costs:
+            small = shown.count(cost.recipients)
+            lines += "\n" + self.t(
+                "alerts.sms_cost",
+                recipients=html.escape(small.text(self.language)),
+                parts=cost.parts,
+                # A product of a small count would give the count away.
+                messages=html.escape(small.text(self.language))
+                if small.suppressed
+                else cost.messages,
+                lang=self.t(f"alerts.lang_{cost.language}"),
+            )
+        return lines
 
     async def _confirm(self, draft: Draft) -> Outcome:
         spec = self.spec_of(draft)

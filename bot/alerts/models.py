@@ -24,6 +24,8 @@ class Alert(Base):
     area_codes: Mapped[list[str]] = mapped_column(JSON)
     # {"bn": "…", "en": "…"} as typed by the coordinator (plain text, escaped when shown).
     texts: Mapped[dict[str, str]] = mapped_column(JSON)
+    # Short SMS texts per language, when the coordinator gave them (else the full text, cut).
+    sms_texts: Mapped[dict[str, str] | None] = mapped_column(JSON)
     send_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # When the messages may go out: send_at, or for a normal alert the end of quiet hours.
     deliver_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -28,6 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.alerts.models import Alert, AlertAck, ResidentTopic
 from bot.alerts.queueing import QUEUEING as QUEUEING
 from bot.alerts.queueing import claim_stalled, with_heartbeat
+from bot.alerts.sms import PREFIX as SMS_PREFIX
+from bot.alerts.sms import SmsCost, SmsTextError, sms_cost, sms_texts
 from bot.areas.search import AreaIndex
 from bot.areas.tree import load_index
 from bot.core.base import utcnow
@@ -36,6 +38,7 @@ from bot.core.screens import Option, Screen, rows_of
 from bot.delivery.outbox import (
     NORMAL,
     OUTBOX,
+    SMS,
     URGENT,
     Job,
     JobProgress,
@@ -43,6 +46,7 @@ from bot.delivery.outbox import (
     Status,
     active_recipients,
     cancel_job,
+    count_reachable,
     enqueue_for_recipients,
     job_progress,
     reachable,
@@ -93,6 +97,8 @@ class AlertSpec:
     texts: Mapping[str, str]
     send_at: datetime
     expires_at: datetime | None
+    # Short texts for residents on SMS, per language (optional; see bot/alerts/sms.py).
+    sms_texts: Mapping[str, str] = field(default_factory=dict)
 
 
 def next_allowed_time(now: datetime, tz: ZoneInfo, quiet: QuietHours) -> datetime:
@@ -330,6 +336,25 @@ def fallback_note_languages(spec: AlertSpec) -> list[str]:
     return [lang for lang in LANGUAGES if not spec.texts.get(lang, "").strip()]
 
 
+def sms_payloads(catalog: Catalog, spec: AlertSpec) -> dict[str, str]:
+    """The SMS text per "sms:<language>"; AlertError when one cannot be made."""
+    try:
+        return sms_texts(
+            catalog, spec.topic, spec.urgency == URGENT_URGENCY, spec.texts, spec.sms_texts
+        )
+    except SmsTextError as exc:
+        raise AlertError(exc.key, lang=exc.language, parts=exc.parts) from exc
+
+
+async def sms_preview(session: AsyncSession, catalog: Catalog, spec: AlertSpec) -> list[SmsCost]:
+    """SMS the alert would cost now, per language (recipients × parts); AlertError as above."""
+    codes = minimal_areas(spec.area_codes)
+    conditions = audience(spec.topic, codes, spec.urgency, await words_for(session, codes))
+    if not await count_reachable(session, *conditions, channel=SMS) and not spec.sms_texts:
+        return []
+    return await sms_cost(session, conditions, sms_payloads(catalog, spec), PRIMARY_LANGUAGE)
+
+
 # -- queueing and cancelling -------------------------------------------------------------------
 
 
@@ -366,12 +391,20 @@ async def create_alert(
     if staff is not None and not all(staff.can(Role.COORDINATOR, code) for code in codes):
         raise AlertError("alerts.not_your_area")
     deliver_at = delivery_time(spec, tz, quiet)
+    async with sessions() as session:
+        sms_words = await words_for(session, codes, index)
+        on_sms = await count_reachable(
+            session, *audience(spec.topic, codes, spec.urgency, sms_words), channel=SMS
+        )
+    if on_sms or spec.sms_texts:
+        sms_payloads(catalog, spec)  # raises AlertError when no SMS text can be made
     async with sessions.begin() as session:
         alert = Alert(
             topic=spec.topic,
             urgency=spec.urgency,
             area_codes=list(codes),
             texts={k: v.strip() for k, v in spec.texts.items() if v.strip()},
+            sms_texts={k: v.strip() for k, v in spec.sms_texts.items() if v.strip()} or None,
             send_at=spec.send_at,
             deliver_at=deliver_at,
             expires_at=spec.expires_at,
@@ -439,6 +472,30 @@ async def _fill(
         not_before=deliver_at,
         expires_at=spec.expires_at,
     )
+    try:
+        short = sms_payloads(catalog, spec)
+    except AlertError:
+        short = {}  # nobody was on SMS when the alert was checked
+    if short:
+        await enqueue_for_recipients(
+            sessions,
+            job,
+            with_heartbeat(
+                sessions,
+                alert_id,
+                active_recipients(
+                    sessions,
+                    *audience(spec.topic, spec.area_codes, spec.urgency, words),
+                    channel=SMS,
+                    language_prefix=SMS_PREFIX,
+                ),
+            ),
+            {language: Payload(text) for language, text in short.items()},
+            default_language=SMS_PREFIX + PRIMARY_LANGUAGE,
+            priority=URGENT if spec.urgency == URGENT_URGENCY else NORMAL,
+            not_before=deliver_at,
+            expires_at=spec.expires_at,
+        )
     async with sessions.begin() as session:
         # Counted from the outbox, so a re-run after a crash still records the whole reach.
         total = (await job_progress(session, job)).total
@@ -483,6 +540,7 @@ async def resume_queueing(
             texts=dict(alert.texts),
             send_at=alert.send_at,
             expires_at=alert.expires_at,
+            sms_texts=dict(alert.sms_texts or {}),
         )
         await _fill(sessions, catalog, tz, alert.id, spec, alert.deliver_at)
     return len(alerts)

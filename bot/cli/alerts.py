@@ -44,6 +44,14 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help='text per language, e.g. --text bn="…" --text en="…" (bn required)',
     )
     send.add_argument(
+        "--sms",
+        action="append",
+        default=[],
+        metavar="LANG=TEXT",
+        help="short SMS text per language for residents on SMS (default: the text, if it fits "
+        "2 SMS)",
+    )
+    send.add_argument(
         "--at",
         default=None,
         help=f"when to send: now (the default) or a later time, e.g. {EXAMPLE} (local time)",
@@ -84,13 +92,13 @@ def local_time(moment: datetime, tz: ZoneInfo) -> str:
     return local.strftime("%Y-%m-%d %H:%M ") + local.isoformat()[-6:]
 
 
-def parse_texts(items: list[str]) -> dict[str, str]:
+def parse_texts(items: list[str], option: str = "--text") -> dict[str, str]:
     """{"bn": "…", "en": "…"} from ["bn=…", "en=…"]."""
     texts: dict[str, str] = {}
     for item in items:
         language, sep, text = item.partition("=")
         if not sep or not language.strip():
-            raise ValueError(f"--text must look like bn=TEXT, got {item[:20]!r}")
+            raise ValueError(f"{option} must look like bn=TEXT, got {item[:20]!r}")
         texts[language.strip().lower()] = text
     return texts
 
@@ -121,7 +129,7 @@ async def run(args: argparse.Namespace, settings: Settings, out: TextIO = sys.st
 async def _send(args: argparse.Namespace, settings: Settings, sessions: object, out: TextIO) -> int:
     from sqlalchemy.ext.asyncio import async_sessionmaker
 
-    from bot.alerts.service import AlertError, AlertSpec, create_alert
+    from bot.alerts.service import AlertError, AlertSpec, create_alert, sms_preview
     from bot.areas.tree import load_tree
     from bot.core.base import utcnow
     from bot.core.i18n import Catalog
@@ -132,6 +140,7 @@ async def _send(args: argparse.Namespace, settings: Settings, sessions: object, 
     tz = settings.tz
     try:
         texts = parse_texts(args.text)
+        short = parse_texts(getattr(args, "sms", None) or [], "--sms")
         now = utcnow()
         at = (args.at or "now").strip()
         send_at = now if at.lower() == "now" else parse_moment(at, tz)
@@ -154,11 +163,24 @@ async def _send(args: argparse.Namespace, settings: Settings, sessions: object, 
         texts=texts,
         send_at=send_at,
         expires_at=until,
+        sms_texts=short,
     )
     async with sessions() as session:
         tree = await load_tree(session)
     catalog = Catalog.load(default_language=settings.default_language)
     try:
+        async with sessions() as session:
+            costs = await sms_preview(session, catalog, spec)
+        for cost in costs:
+            line = catalog.text(
+                "en",
+                "alerts.sms_cost",
+                recipients=cost.recipients,
+                parts=cost.parts,
+                messages=cost.messages,
+                lang=cost.language,
+            )
+            out.write(_plain(line) + "\n")
         queued = await create_alert(
             sessions,
             spec,

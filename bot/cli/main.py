@@ -64,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     chat = sub.add_parser("chat", help="talk to a running emulator's bot as a resident")
     chat.add_argument("--url", default=None, help="emulator base URL (default: from config)")
     chat.add_argument("--user-id", type=int, default=None)
+    chat.add_argument(
+        "--sms", metavar="NUMBER", default=None, help="talk by SMS as this phone (no gateway)"
+    )
 
     content = sub.add_parser("content", help="lessons and strings")
     content_sub = content.add_subparsers(dest="content_command", required=True)
@@ -144,6 +147,10 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         await serve(args.host or settings.emulator_host, args.port or settings.emulator_port)
         return 0
+    if args.command == "chat" and args.sms:
+        from bot.devtools.sms_chat import run_sms_chat
+
+        return await run_sms_chat(settings, args.sms)
     if args.command == "chat":
         from bot.channels.telegram.client import EMULATOR_BOT_ID
         from bot.devtools.terminal_chat import run_chat

@@ -47,6 +47,17 @@ class Settings:
     flood_window_seconds: int = 10
     # Signs staff buttons; from SABAI_CALLBACK_SECRET, else generated once and kept in the DB.
     callback_secret: str | None = field(default=None, repr=False)
+    sms_enabled: bool = False
+    # Kannel smsbox's sendsms URL, e.g. http://127.0.0.1:13013/cgi-bin/sendsms
+    sms_sendsms_url: str = ""
+    sms_username: str = ""
+    # Where Sabai listens for Kannel's get-url (incoming SMS) and dlr-url (delivery reports).
+    sms_listen: str = "127.0.0.1:8090"
+    sms_rate_per_second: float = 10.0
+    sms_sender_id: str = ""
+    # From SABAI_SMS_PASSWORD and SABAI_SMS_SECRET only.
+    sms_password: str | None = field(default=None, repr=False)
+    sms_secret: str | None = field(default=None, repr=False)
     config_path: Path | None = None
     # Missing communities: an absolute benchmark (reachable per 10,000), and tags ranked first.
     reach_target_per_10000: float | None = None
@@ -82,6 +93,14 @@ FILE_KEYS: Mapping[str, Mapping[str, str]] = {
         "run_scheduler": "run_scheduler",
     },
     "limits": {"flood_updates": "flood_updates", "flood_window_seconds": "flood_window_seconds"},
+    "sms": {
+        "enabled": "sms_enabled",
+        "sendsms_url": "sms_sendsms_url",
+        "username": "sms_username",
+        "listen": "sms_listen",
+        "rate_per_second": "sms_rate_per_second",
+        "sender_id": "sms_sender_id",
+    },
     "reach": {
         "target_per_10000": "reach_target_per_10000",
         "priority_tags": "reach_priority_tags",
@@ -98,6 +117,8 @@ ENVIRONMENT: Mapping[str, str] = {
     "SABAI_LOG_LEVEL": "log_level",
     "SABAI_REDIS_URL": "redis_url",
     "SABAI_CALLBACK_SECRET": "callback_secret",
+    "SABAI_SMS_PASSWORD": "sms_password",
+    "SABAI_SMS_SECRET": "sms_secret",
 }
 DEFAULTS: Mapping[str, Any] = {f.name: f.default for f in fields(Settings)}
 
@@ -207,7 +228,9 @@ def load_settings(
         raise ConfigError("privacy.small_count_k must be 3 or more")
     target, priority_tags = _reach(_section(data, "reach", path))
 
+    sms = _sms_settings(_section(data, "sms", path), environ)
     return Settings(
+        **sms,
         bot_token=token,
         telegram_api=api,
         database_url=_absolute_sqlite(db_url, base),
@@ -250,3 +273,35 @@ def _reach(reach: Mapping[str, Any]) -> tuple[float | None, tuple[str, ...]]:
         None if target is None else float(target),
         tuple(t.strip().lower() for t in tags),
     )
+
+
+def _sms_settings(sms: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """The [sms] group; when enabled, the gateway URL and both secrets must be there."""
+    enabled = _typed(sms, "enabled", bool, "sms")
+    url = _typed(sms, "sendsms_url", str, "sms")
+    listen = _typed(sms, "listen", str, "sms")
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdecimal() or not 0 < int(port) < 65536:
+        raise ConfigError(f"sms.listen must be host:port, got {listen!r}")
+    rate = sms.get("rate_per_second", file_default("sms", "rate_per_second"))
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate <= 1000:
+        raise ConfigError(f"sms.rate_per_second must be between 0 and 1000, got {rate}")
+    password = environ.get("SABAI_SMS_PASSWORD") or None
+    secret = environ.get("SABAI_SMS_SECRET") or None
+    if enabled:
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"sms.sendsms_url must be Kannel's http(s) sendsms URL, got {url!r}")
+        if password is None:
+            raise ConfigError("sms.enabled needs SABAI_SMS_PASSWORD (Kannel's sendsms password)")
+        if secret is None or len(secret) < 16:
+            raise ConfigError("sms.enabled needs SABAI_SMS_SECRET of at least 16 characters")
+    return {
+        "sms_enabled": enabled,
+        "sms_sendsms_url": url,
+        "sms_username": _typed(sms, "username", str, "sms"),
+        "sms_listen": listen,
+        "sms_rate_per_second": float(rate),
+        "sms_sender_id": _typed(sms, "sender_id", str, "sms"),
+        "sms_password": password,
+        "sms_secret": secret,
+    }

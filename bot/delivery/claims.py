@@ -81,14 +81,20 @@ _CLAIMED_COLUMNS = (
 
 
 async def claim(
-    session: AsyncSession, sender: str, limit: int, lease: timedelta, now: datetime | None = None
+    session: AsyncSession,
+    sender: str,
+    limit: int,
+    lease: timedelta,
+    now: datetime | None = None,
+    channel: str = "telegram",
 ) -> list[ClaimedRow]:
-    """Claim up to `limit` due rows for `sender` under a lease, urgent first, then oldest."""
+    """Claim up to `limit` due rows of `channel` for `sender` under a lease, urgent first."""
     now = now or utcnow()
     due = (
         select(OUTBOX.c.id)
         .where(
             OUTBOX.c.status == Status.PENDING.value,
+            OUTBOX.c.channel == channel,
             OUTBOX.c.not_before <= now,
             # Expired rows are dropped by expire_due, never claimed.
             (OUTBOX.c.expires_at.is_(None)) | (OUTBOX.c.expires_at > now),

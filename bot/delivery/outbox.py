@@ -100,6 +100,7 @@ class Recipient:
     pseudonym: str | None = None
     area_code: str | None = None
     language: str | None = None
+    channel: str = "telegram"
 
 
 class OutboxPayload(Base):
@@ -144,6 +145,11 @@ class OutboxMessage(Base):
     pseudonym: Mapped[str | None] = mapped_column(String(32))
     area_code: Mapped[str | None] = mapped_column(String(8))
     chat_id: Mapped[int] = mapped_column(BigInteger)
+    # Which sender sends the row: "telegram" (chat_id a Telegram chat) or "sms" (chat_id the
+    # digits of an E.164 number).
+    channel: Mapped[str] = mapped_column(String(8), default="telegram", server_default="telegram")
+    # The last delivery report the gateway sent for the row, so a replayed one changes nothing.
+    dlr_status: Mapped[int | None] = mapped_column(SmallInteger)
     priority: Mapped[int] = mapped_column(SmallInteger, default=NORMAL)
     status: Mapped[str] = mapped_column(String(16), default=Status.PENDING.value)
     not_before: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -174,18 +180,25 @@ def dialect_name(session: AsyncSession) -> str:
 # -- enqueue ------------------------------------------------------------------------------------
 
 
-def reachable() -> list[ColumnElement[bool]]:
-    """Residents a bulk message may go to: on Telegram, consented, not blocking the bot."""
+TELEGRAM, SMS = "telegram", "sms"
+
+
+def reachable(channel: str = TELEGRAM) -> list[ColumnElement[bool]]:
+    """Residents a bulk message on `channel` may go to: consented, active, with an address
+    there (a Telegram id, or a phone number given with consent)."""
+    address = Resident.telegram_id if channel == TELEGRAM else Resident.phone
     return [
         Resident.status == "active",
-        Resident.telegram_id.is_not(None),
+        address.is_not(None),
         Resident.consent_at.is_not(None),
     ]
 
 
-async def count_reachable(session: AsyncSession, *conditions: ColumnElement[bool]) -> int:
+async def count_reachable(
+    session: AsyncSession, *conditions: ColumnElement[bool], channel: str = TELEGRAM
+) -> int:
     """How many residents `active_recipients` with these conditions would stream now."""
-    query = select(func.count()).select_from(Resident).where(*reachable(), *conditions)
+    query = select(func.count()).select_from(Resident).where(*reachable(channel), *conditions)
     return int(await session.scalar(query) or 0)
 
 
@@ -193,26 +206,30 @@ async def active_recipients(
     sessions: async_sessionmaker[AsyncSession],
     *conditions: ColumnElement[bool],
     batch_size: int = 1000,
+    channel: str = TELEGRAM,
+    language_prefix: str = "",
 ) -> AsyncIterator[Recipient]:
-    """Yield consenting, reachable Telegram residents (filtered by `conditions`) in id order.
+    """Yield consenting, reachable residents of `channel` (filtered by `conditions`) in id order.
 
     Pages by id (keyset) in short transactions rather than holding one cursor open: a
     million-row stream then never pins an old snapshot (SQLite's WAL could not checkpoint) and
-    never holds more than one page in memory.
+    never holds more than one page in memory. `language_prefix` picks the channel's payloads
+    ("sms:bn") where a job has one per channel.
     """
+    address = Resident.telegram_id if channel == TELEGRAM else Resident.phone
     last_id = 0
     while True:
         query = (
             select(
                 Resident.id,
-                Resident.telegram_id,
+                address.label("address"),
                 Resident.pseudonym,
                 Resident.area_code,
                 Resident.language,
             )
             .where(
                 Resident.id > last_id,
-                *reachable(),
+                *reachable(channel),
                 *conditions,
             )
             .order_by(Resident.id)
@@ -222,11 +239,12 @@ async def active_recipients(
             page = (await session.execute(query)).all()
         for row in page:
             yield Recipient(
-                chat_id=row.telegram_id,
+                chat_id=row.address if channel == TELEGRAM else int(row.address.lstrip("+")),
                 resident_id=row.id,
                 pseudonym=row.pseudonym,
                 area_code=row.area_code,
-                language=row.language,
+                language=language_prefix + row.language if row.language else None,
+                channel=channel,
             )
         if len(page) < batch_size:
             return
@@ -276,6 +294,7 @@ async def enqueue_for_recipients(
                 "pseudonym": recipient.pseudonym,
                 "area_code": recipient.area_code,
                 "chat_id": recipient.chat_id,
+                "channel": recipient.channel,
                 "priority": priority,
                 "status": Status.PENDING.value,
                 "not_before": not_before or now,

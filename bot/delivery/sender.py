@@ -48,6 +48,8 @@ class OutgoingMessage:
     chat_id: int
     text: str
     reply_markup: dict[str, Any] | None = None
+    # The outbox row, for transports whose delivery reports name it (SMS).
+    row_id: int | None = None
 
 
 class SendStatus(enum.Enum):
@@ -125,6 +127,7 @@ class SenderConfig:
     idle_poll: float = 0.5  # how often an idle sender looks for due rows
     maintenance_interval: float = 5.0  # releasing dead senders' rows, expiring, renewing leases
     stop_timeout: float = 15.0  # how long a stopping sender lets in-flight sends finish
+    channel: str = "telegram"  # the outbox rows this sender claims
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.concurrency < 1 or self.flush_size < 1:
@@ -284,7 +287,9 @@ class Sender:
             return 0
         now = self._clock()
         async with self.sessions.begin() as session:
-            rows = await claims.claim(session, self.name, room, self.config.lease, now)
+            rows = await claims.claim(
+                session, self.name, room, self.config.lease, now, self.config.channel
+            )
             missing = {row.payload_id for row in rows} - self._payloads.keys()
             if missing:
                 if len(self._payloads) > 256:
@@ -303,10 +308,11 @@ class Sender:
         query = (
             select(table.c.id)
             .where(
+                table.c.channel == self.config.channel,
                 or_(
                     table.c.status == outbox.Status.CLAIMED.value,
                     (table.c.status == outbox.Status.PENDING.value) & (table.c.not_before <= soon),
-                )
+                ),
             )
             .limit(1)
         )
@@ -369,7 +375,7 @@ class Sender:
             async with self.sessions() as session:
                 payload = (await claims.load_payloads(session, [row.payload_id]))[row.payload_id]
             self._payloads[row.payload_id] = payload
-        message = OutgoingMessage(row.chat_id, payload.text, payload.reply_markup)
+        message = OutgoingMessage(row.chat_id, payload.text, payload.reply_markup, row.id)
         try:
             result = await self.transport.send(message)
         except Exception as exc:

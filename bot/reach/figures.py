@@ -74,6 +74,11 @@ class Figures:
     # Registered minus those who cannot be reached (blocked the bot, chat gone), each person
     # once (an assisted person registered again elsewhere is not counted twice).
     reachable: int = 0
+    # By channel: on Telegram, with a phone number for SMS (their own channel or assisted
+    # with a number), and assisted without any phone Sabai can send to.
+    telegram: int = 0
+    sms: int = 0
+    assisted_no_phone: int = 0
 
     def __add__(self, other: Figures) -> Figures:
         return Figures(*(a + b for a, b in zip(self.as_tuple(), other.as_tuple(), strict=True)))
@@ -91,6 +96,9 @@ class Figures:
             self.female,
             self.male,
             self.reachable,
+            self.telegram,
+            self.sms,
+            self.assisted_no_phone,
         )
 
 
@@ -106,6 +114,9 @@ FIGURE_NAMES = (
     "female",
     "male",
     "reachable",
+    "telegram",
+    "sms",
+    "assisted_no_phone",
 )
 
 

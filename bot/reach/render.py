@@ -396,6 +396,14 @@ class TextRenderer:
             )
         )
         lines.append(self.t("reach.reachable", reachable=cell("reachable")))
+        lines.append(
+            self.t(
+                "reach.channels",
+                telegram=cell("telegram"),
+                sms=cell("sms"),
+                no_phone=cell("assisted_no_phone"),
+            )
+        )
         coverage = coverage_shown(total, s)
         lines.append(
             self.t("reach.coverage_withheld")

@@ -98,6 +98,9 @@ def _registration_columns(period: Period) -> list[ColumnElement[Any]]:
         _tally(Resident.status != "unreachable", Resident.registered_again.is_(False)).label(
             "reachable"
         ),
+        _tally(Resident.telegram_id.is_not(None)).label("telegram"),
+        _tally(Resident.phone.is_not(None)).label("sms"),
+        _tally(Resident.channel == "assisted", Resident.phone.is_(None)).label("no_phone"),
     ]
 
 
@@ -120,6 +123,9 @@ def _registration_figures(row: Any) -> tuple[Figures, Figures]:
             female=int(row.female or 0),
             male=int(row.male or 0),
             reachable=int(row.reachable or 0),
+            telegram=int(row.telegram or 0),
+            sms=int(row.sms or 0),
+            assisted_no_phone=int(row.no_phone or 0),
         ),
         # Of the previous period only the number registered is kept (for the change).
         Figures(registered=int(row.reg_prev or 0)),
@@ -197,6 +203,9 @@ async def _people(
         male,
         reg_prev,
         reach,
+        telegram,
+        sms,
+        no_phone,
         rc,
         ec,
         rp,
@@ -213,6 +222,9 @@ async def _people(
                 female=female,
                 male=male,
                 reachable=reach,
+                telegram=telegram,
+                sms=sms,
+                assisted_no_phone=no_phone,
             ),
             # Of the previous period only registered, reached and engaged are kept.
             Figures(registered=reg_prev, reached=rp, engaged=ep),

@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.areas.models import Area
+from bot.channels.sms.identity import BadNumber, normalize_number
 from bot.core.base import new_pseudonym, utcnow
 from bot.core.i18n import LANGUAGES
 from bot.reach.models import Attendance, AttendanceImport
@@ -36,10 +37,14 @@ from bot.staff.audit import Act, record_audit
 GENDERS = ("female", "male", "other")
 AGE_BANDS = ("under18", "18_29", "30_44", "45_59", "60plus")
 PHONE_ACCESS = ("none", "shared")
+# A sheet may also say "own": a basic phone of the person's own, given for SMS alerts.
+SHEET_PHONE_ACCESS = (*PHONE_ACCESS, "own")
 CSV_COLUMNS = (
     "area_code",
     "language",
     "phone_access",
+    "phone",
+    "sms_consent",
     "gender",
     "age_band",
     "attended_on",
@@ -81,6 +86,8 @@ class AssistedPerson:
     name: str | None = None
     # The trainer says the person was registered at another workshop already.
     again: bool = False
+    # A number (own or shared) the person agreed to get alerts on by SMS; E.164.
+    phone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +151,7 @@ def register_assisted(
         gender=person.gender,
         age_band=person.age_band,
         phone_access=person.phone_access,
+        phone=person.phone,
         registered_by=trainer,
         first_name=_name_key(person.name),
         registered_again=again or person.again,
@@ -268,8 +276,8 @@ def _person(
     if language not in LANGUAGES:
         return None, f"language must be one of {', '.join(LANGUAGES)}"
     phone = values.get("phone_access") or "none"
-    if phone not in PHONE_ACCESS:
-        return None, f"phone_access must be one of {', '.join(PHONE_ACCESS)}"
+    if phone not in SHEET_PHONE_ACCESS:
+        return None, f"phone_access must be one of {', '.join(SHEET_PHONE_ACCESS)}"
     gender = values.get("gender") or None
     if gender is not None and gender not in GENDERS:
         return None, f"gender must be empty or one of {', '.join(GENDERS)}"
@@ -290,8 +298,29 @@ def _person(
     again_text = (values.get("already_registered") or "").lower()
     if again_text not in YES + NO:
         return None, "already_registered must be empty, yes or no"
-    person = AssistedPerson(area, language, phone, gender, age, attended, name, again_text in YES)
+    number, problem = _sms_number(values, phone)
+    if problem:
+        return None, problem
+    person = AssistedPerson(
+        area, language, phone, gender, age, attended, name, again_text in YES, number
+    )
     return person, None
+
+
+def _sms_number(values: dict[str, str], access: str) -> tuple[str | None, str | None]:
+    """The SMS number of a sheet row, checked; the number itself never goes into a message."""
+    raw = values.get("phone") or ""
+    consent = (values.get("sms_consent") or "").lower()
+    if not raw:
+        return None, None
+    if access == "none":
+        return None, "phone is given but phone_access is none (use own or shared)"
+    if consent not in YES:
+        return None, "phone is given without sms_consent = yes (the person's agreement to SMS)"
+    try:
+        return normalize_number(raw), None
+    except BadNumber:
+        return None, "phone is not a mobile number (like 01712345678 or +8801712345678)"
 
 
 async def import_attendance(

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, false
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.core.base import Base, UTCDateTime, new_pseudonym, utcnow
 
 
 class Resident(Base):
-    """A person known to the bot, on Telegram or registered by a trainer (assisted)."""
+    """A person known to the bot, on Telegram, on SMS, or registered by a trainer (assisted)."""
 
     __tablename__ = "residents"
 
@@ -19,8 +29,15 @@ class Resident(Base):
     # Stands for the resident in the event log, so that deleting this row
     # leaves events that no longer point at anybody.
     pseudonym: Mapped[str] = mapped_column(String(32), unique=True, default=new_pseudonym)
+    # "telegram", "sms" or "assisted": which channel messages reach the resident through.
     channel: Mapped[str] = mapped_column(String(16), default="telegram")
     telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    # E.164 ("+8801…"), for SMS residents and assisted residents who gave one with consent.
+    # Not unique: several assisted people may share a family's phone (one SMS per number and
+    # alert: the outbox keeps one row per chat and job).
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)
+    # Permanent-failure delivery reports in a row: three mark an SMS number unreachable.
+    sms_failures: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     first_name: Mapped[str | None] = mapped_column(String(128))
     username: Mapped[str | None] = mapped_column(String(64))
     language: Mapped[str | None] = mapped_column(String(8))

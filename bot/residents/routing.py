@@ -114,6 +114,8 @@ class TypedText:
 
     async def _composing_coordinator(self, conversation: Conversation) -> Staff | None:
         """The person as a coordinator, when an alert they compose waits for typed text."""
+        if conversation.user.phone is not None:
+            return None  # staff work on Telegram; an SMS is always a resident's
         waits = conversation.composing_text
         telegram_id = conversation.user.telegram_id
         if waits is None:

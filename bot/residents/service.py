@@ -19,10 +19,16 @@ from bot.residents.words import mask_numbers
 class TelegramUser:
     """What a channel tells us about the person writing; nothing of it is stored before consent."""
 
+    # 0 for a person writing by SMS, who is known by `phone` instead.
     telegram_id: int
     first_name: str | None = None
     username: str | None = None
     language_code: str | None = None
+    phone: str | None = None
+
+    @property
+    def channel(self) -> str:
+        return "sms" if self.phone is not None else "telegram"
 
 
 class ResidentService:
@@ -41,10 +47,14 @@ class ResidentService:
             # below can name it without a flush of their own: the row, the events and the
             # screen's answer go out in one flush at commit.
             resident = Resident(
-                telegram_id=user.telegram_id, language=language, pseudonym=new_pseudonym()
+                channel=user.channel,
+                telegram_id=user.telegram_id if user.phone is None else None,
+                phone=user.phone,
+                language=language,
+                pseudonym=new_pseudonym(),
             )
             self.session.add(resident)
-            record(self.session, EventKind.REGISTERED, resident, {"channel": "telegram"})
+            record(self.session, EventKind.REGISTERED, resident, {"channel": user.channel})
         else:
             resident.language = language
         record(self.session, EventKind.LANGUAGE_SET, resident, {"language": language})

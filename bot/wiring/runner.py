@@ -65,6 +65,12 @@ async def _run(settings: Settings, chatting: bool, force_sender: bool) -> int:
         if not settings.uses_emulator and not await reach_telegram(app.bot, api_url):
             return 1
         await stack.enter_async_context(background(app, settings, force_sender=force_sender))
+        if settings.sms_enabled:
+            from bot.wiring.sms import sms_channel
+
+            await stack.enter_async_context(
+                sms_channel(app, settings, run_sender=settings.run_sender)
+            )
         await register(app.bot, app.ctx.catalog)
         heap.settle()  # everything loaded at start-up lives as long as the process
         polling = asyncio.create_task(

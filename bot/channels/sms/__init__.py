@@ -1,0 +1,1 @@
+"""The SMS channel: residents on any phone, through a Kannel gateway."""
