@@ -21,21 +21,19 @@ from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.alerts.compose import PREFIX, Outcome, list_text
-from bot.alerts.progress import Edit, confirmation_screen, move_progress
-from bot.alerts.service import (
-    TOPICS,
-    TOPICS_PREFIX,
-    AlertError,
+from bot.alerts.compose import PREFIX, Outcome
+from bot.alerts.for_residents import (
     acknowledge,
-    cancel_alert,
-    create_alert,
-    list_alerts,
     parse_ack,
     toggle_topic,
     topics_off,
     topics_screen,
 )
+from bot.alerts.progress import Edit, confirmation_screen, move_progress
+from bot.alerts.service import cancel_alert, create_alert
+from bot.alerts.status import list_alerts
+from bot.alerts.status_text import list_text
+from bot.alerts.vocabulary import TOPICS, TOPICS_PREFIX, AlertError
 from bot.core.callback_sign import BadSignature, CallbackSigner, SignerSource
 from bot.core.screens import Option, Reply, Screen
 from bot.lessons.pushes import QuietHours

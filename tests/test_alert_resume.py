@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.alerts.models import Alert
-from bot.alerts.service import QUEUED, QUEUEING, resume_queueing
+from bot.alerts.service import QUEUEING, resume_queueing
+from bot.alerts.vocabulary import QUEUED
 from bot.core.base import utcnow
 from bot.core.i18n import Catalog
 from bot.delivery.outbox import OUTBOX

@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.alerts.models import Alert
 from bot.alerts.queueing import claim_stalled
-from bot.alerts.service import QUEUED, QUEUEING, resume_queueing
+from bot.alerts.service import QUEUEING, resume_queueing
+from bot.alerts.vocabulary import QUEUED
 from bot.cli import alerts as cli_alerts
 from bot.cli.main import _parser
 from bot.core.base import utcnow

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.alerts.models import Alert, AlertAck, ResidentTopic
 from bot.alerts.progress import update_progress
-from bot.alerts.service import alert_status
+from bot.alerts.status import alert_status
 from bot.channels.telegram.transport import AiogramTransport
 from bot.cli import alerts as cli_alerts
 from bot.cli.main import _parser

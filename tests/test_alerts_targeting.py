@@ -9,17 +9,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.alerts.audience import count_recipients, minimal_areas
 from bot.alerts.models import ResidentTopic
-from bot.alerts.service import (
-    AlertError,
-    AlertSpec,
-    count_recipients,
-    create_alert,
-    delivery_time,
-    minimal_areas,
-    next_allowed_time,
-    validate,
-)
+from bot.alerts.service import AlertSpec, create_alert, delivery_time, next_allowed_time, validate
+from bot.alerts.vocabulary import AlertError
 from bot.core.base import utcnow
 from bot.core.i18n import Catalog
 from bot.delivery.outbox import OUTBOX

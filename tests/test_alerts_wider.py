@@ -9,7 +9,8 @@ import io
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.alerts.service import create_alert, places_named, recipient_split
+from bot.alerts.audience import places_named, recipient_split
+from bot.alerts.service import create_alert
 from bot.areas.tree import load_index
 from bot.core.base import utcnow
 from bot.core.i18n import Catalog

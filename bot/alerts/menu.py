@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.alerts.service import current_alerts, current_alerts_screen
+from bot.alerts.for_residents import current_alerts, current_alerts_screen
 from bot.core.screens import Reply
 from bot.residents.conversation import Conversation
 

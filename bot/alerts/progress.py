@@ -17,9 +17,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.alerts.compose import PREFIX, progress_text
+from bot.alerts.compose import PREFIX
 from bot.alerts.models import Alert
-from bot.alerts.service import alert_status, status_of
+from bot.alerts.status import alert_status, status_of
+from bot.alerts.status_text import progress_text
 from bot.core.base import utcnow
 from bot.core.i18n import Catalog
 from bot.core.screens import Option, Screen

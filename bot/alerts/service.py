@@ -15,76 +15,53 @@ ALERT_FAILED by job kind); acknowledgements are recorded here. No aiogram in thi
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, delete, exists, false, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.alerts.models import Alert, AlertAck, ResidentTopic
+from bot.alerts.audience import RecipientSplit, audience, minimal_areas, recipient_split, words_for
+from bot.alerts.models import Alert
 from bot.alerts.queueing import QUEUEING as QUEUEING
 from bot.alerts.queueing import claim_stalled, with_heartbeat
 from bot.alerts.sms import PREFIX as SMS_PREFIX
 from bot.alerts.sms import SmsCost, SmsTextError, sms_cost, sms_texts
+from bot.alerts.vocabulary import (
+    ACK_PREFIX,
+    CANCELLED,
+    JOB_KIND,
+    MAX_AREAS,
+    MAX_TEXT,
+    PRIMARY_LANGUAGE,
+    QUEUED,
+    TEXT_LANGUAGES,
+    TOPICS,
+    URGENCIES,
+    URGENT_URGENCY,
+    AlertError,
+)
 from bot.areas.search import AreaIndex
-from bot.areas.tree import load_index
 from bot.core.base import utcnow
 from bot.core.i18n import LANGUAGES, Catalog, format_when
-from bot.core.screens import Option, Screen, rows_of
+from bot.core.screens import Option, Screen
 from bot.delivery.outbox import (
     NORMAL,
-    OUTBOX,
     SMS,
     URGENT,
     Job,
-    JobProgress,
     Payload,
-    Status,
     active_recipients,
     cancel_job,
     count_reachable,
     enqueue_for_recipients,
     job_progress,
-    reachable,
 )
 from bot.lessons.pushes import QuietHours, out_of_quiet
-from bot.residents.events import EventKind, record
-from bot.residents.models import Resident
 from bot.staff.audit import Act, record_audit
 from bot.staff.roles import Role, Staff, is_area_code
-
-JOB_KIND = "alert"
-# Fixed on purpose: residents choose among these in settings, and each has a translated name
-# in content/strings ("topic.<name>").
-TOPICS = ("water", "power", "health", "flood", "scam")
-NORMAL_URGENCY, URGENT_URGENCY = "normal", "urgent"
-URGENCIES = (NORMAL_URGENCY, URGENT_URGENCY)
-# Bangla is required: it is the language every resident can fall back to.
-PRIMARY_LANGUAGE = "bn"
-TEXT_LANGUAGES = ("bn", "en")
-MAX_TEXT = 1500  # leaves room for the heading and validity line within one phone screen or two
-MAX_AREAS = 20
-ACK_PREFIX = "ak:"
-TOPICS_PREFIX = "tp:"
-# "queueing" (QUEUEING) until every recipient's outbox row exists; a crash in between leaves it
-# so, and `resume_queueing` finishes the job at the next start or once the running bot sees it
-# stalled (enqueueing is idempotent).
-QUEUED, CANCELLED = "queued", "cancelled"
-
-Translate = Callable[..., str]
-
-
-class AlertError(ValueError):
-    """An alert that cannot be queued; `key` names the message that explains why."""
-
-    def __init__(self, key: str, **params: object) -> None:
-        super().__init__(key)
-        self.key = key
-        self.params = params
 
 
 @dataclass(frozen=True)
@@ -113,15 +90,6 @@ def delivery_time(spec: AlertSpec, tz: ZoneInfo, quiet: QuietHours) -> datetime:
     return next_allowed_time(spec.send_at, tz, quiet)
 
 
-def minimal_areas(codes: Iterable[str]) -> tuple[str, ...]:
-    """Drop codes covered by another code in the list (an area includes all below it)."""
-    kept: list[str] = []
-    for code in sorted(set(codes), key=lambda c: (len(c), c)):
-        if not any(code.startswith(outer) for outer in kept):
-            kept.append(code)
-    return tuple(sorted(kept))
-
-
 def validate(
     spec: AlertSpec, known_area: Callable[[str], bool], tz: ZoneInfo, q: QuietHours
 ) -> None:
@@ -147,136 +115,6 @@ def validate(
             raise ValueError("alert times must be timezone-aware")
     if spec.expires_at is not None and spec.expires_at <= delivery_time(spec, tz, q):
         raise AlertError("alerts.expires_before_send")
-
-
-def ancestors(area_codes: Sequence[str]) -> list[str]:
-    """Every area above the given ones (division, district, upazila), nearest last."""
-    return sorted({code[:n] for code in area_codes for n in (2, 4, 6) if n < len(code)})
-
-
-def typed_words() -> ColumnElement[str]:
-    """A resident's words for an unlisted area as they are grouped (trimmed, lower case)."""
-    return func.lower(func.trim(func.coalesce(Resident.area_unlisted_text, "")))
-
-
-def _inside(area_codes: Sequence[str]) -> ColumnElement[bool]:
-    return or_(*(Resident.area_code.startswith(code, autoescape=True) for code in area_codes))
-
-
-def _wider(area_codes: Sequence[str]) -> ColumnElement[bool]:
-    above = ancestors(area_codes)
-    return Resident.area_code.in_(above) if above else false()
-
-
-def _by_words(words: Sequence[str]) -> ColumnElement[bool]:
-    if not words:
-        return false()
-    return and_(Resident.area_code.is_(None), typed_words().in_(sorted(set(words))))
-
-
-def audience(
-    topic: str, area_codes: Sequence[str], urgency: str, words: Sequence[str] = ()
-) -> list[ColumnElement[bool]]:
-    """Conditions on residents: in (or below) one of the areas, in an area containing one of
-    them, or not listed with `words` naming a place there; and, unless the alert is urgent,
-    not opted out of its topic (urgent alerts reach everyone in the area)."""
-    where = or_(_inside(area_codes), _wider(area_codes), _by_words(words))
-    if urgency == URGENT_URGENCY:
-        return [where]
-    opted_out = exists().where(
-        ResidentTopic.resident_id == Resident.id, ResidentTopic.topic == topic
-    )
-    return [where, ~opted_out]
-
-
-# Typed words must name a place this surely (see bot.reach.missing.attributed).
-WORDS_SCORE = 0.9
-WORDS_CANDIDATES = 8
-UPAZILA_LENGTH = 6
-
-
-def places_named(index: AreaIndex, words: str) -> list[str]:
-    """The districts or upazilas the words name surely enough (namesakes equally good: all).
-
-    A union named (or matched with its upazila named too, "Baro Haor, Kulaura") stands for
-    its upazila; a division is too wide to stand for anyone's place.
-    """
-    matches = index.search(words, limit=WORDS_CANDIDATES) if words.strip() else []
-    if not matches or not (matches[0].exact or matches[0].score >= WORDS_SCORE):
-        return []
-    best = (matches[0].exact, matches[0].score)
-    tied = [m.code for m in matches if (m.exact, m.score) == best]
-    if len(tied) == WORDS_CANDIDATES:
-        return []
-    return sorted({code[:UPAZILA_LENGTH] for code in tied if len(code) > 2})
-
-
-def meets(code: str, area_codes: Sequence[str]) -> bool:
-    """Whether an area lies in one of the areas or contains one of them."""
-    return any(code.startswith(c) or c.startswith(code) for c in area_codes)
-
-
-async def words_for(
-    session: AsyncSession, area_codes: Sequence[str], index: AreaIndex | None = None
-) -> list[str]:
-    """What residents with an unlisted area typed that names a place meeting the areas."""
-    typed = list(
-        await session.scalars(
-            select(typed_words())
-            .where(Resident.area_code.is_(None), Resident.consent_at.is_not(None))
-            .distinct()
-        )
-    )
-    typed = [w for w in typed if w]
-    if not typed:
-        return []
-    index = index or await load_index(session)
-    return [w for w in typed if any(meets(c, area_codes) for c in places_named(index, w))]
-
-
-@dataclass(frozen=True)
-class RecipientSplit:
-    """Who an alert would reach now: in the chosen areas, in a wider area, by typed words."""
-
-    inside: int
-    wider: int
-    typed: int
-
-    @property
-    def total(self) -> int:
-        return self.inside + self.wider + self.typed
-
-
-async def recipient_split(
-    session: AsyncSession,
-    topic: str,
-    area_codes: Sequence[str],
-    urgency: str,
-    index: AreaIndex | None = None,
-    *,
-    words: Sequence[str] | None = None,
-) -> RecipientSplit:
-    """How many residents an alert would reach now, by why they are reached."""
-    codes = minimal_areas(area_codes)
-    if words is None:
-        words = await words_for(session, codes, index)
-    inside, wider = _inside(codes), _wider(codes)
-    kind = case((inside, 0), (wider, 1), else_=2)
-    query = (
-        select(kind, func.count())
-        .select_from(Resident)
-        .where(*reachable(), *audience(topic, codes, urgency, words))
-        .group_by(kind)
-    )
-    found = {int(k): int(n) for k, n in await session.execute(query)}
-    return RecipientSplit(found.get(0, 0), found.get(1, 0), found.get(2, 0))
-
-
-async def count_recipients(
-    session: AsyncSession, topic: str, area_codes: Sequence[str], urgency: str
-) -> int:
-    """How many residents an alert would reach now (the same filter the outbox stream uses)."""
-    return (await recipient_split(session, topic, area_codes, urgency)).total
 
 
 # -- what residents see -----------------------------------------------------------------------
@@ -570,240 +408,3 @@ async def cancel_alert(
             session, actor, Act.ALERT_CANCELLED, code, {"alert": alert_id, "dropped": dropped}
         )
     return dropped
-
-
-# -- status -------------------------------------------------------------------------------------
-
-SCHEDULED, SENDING, DONE, EXPIRED = "scheduled", "sending", "done", "expired"
-
-
-@dataclass(frozen=True)
-class AlertStatus:
-    """An alert with its delivery figures, as coordinators and the CLI see it."""
-
-    id: int
-    topic: str
-    urgency: str
-    area_codes: tuple[str, ...]
-    texts: Mapping[str, str]
-    send_at: datetime
-    deliver_at: datetime
-    expires_at: datetime | None
-    state: str
-    recipients: int
-    sent: int
-    failed: int
-    remaining: int
-    dropped: Mapping[str, int] = field(default_factory=dict)
-    acknowledged: int = 0
-    eta_seconds: float | None = None
-    created_by: str = ""
-    created_at: datetime | None = None
-
-    @property
-    def finished(self) -> bool:
-        return self.state in (DONE, EXPIRED, CANCELLED)
-
-
-def state_of(alert: Alert, progress: JobProgress, now: datetime) -> str:
-    """Name where an alert stands: queueing, scheduled, sending, done, expired or cancelled."""
-    if alert.status == CANCELLED:
-        return CANCELLED
-    if alert.status == QUEUEING:
-        # Not every recipient's row exists yet, so "remaining" would undercount.
-        return QUEUEING
-    if progress.remaining:
-        if alert.expires_at is not None and alert.expires_at <= now:
-            return EXPIRED  # the rows left are dropped at the sender's next round
-        return SCHEDULED if alert.deliver_at > now else SENDING
-    if progress.counts.get(Status.SENT, 0) == 0 and progress.dropped_by_reason.get("expired"):
-        return EXPIRED
-    return DONE
-
-
-async def alert_status(
-    session: AsyncSession, alert_id: int, now: datetime | None = None
-) -> AlertStatus | None:
-    """An alert's status and delivery counts, or None if there is no such alert."""
-    alert = await session.get(Alert, alert_id)
-    if alert is None:
-        return None
-    return await status_of(session, alert, now or utcnow())
-
-
-async def status_of(session: AsyncSession, alert: Alert, now: datetime) -> AlertStatus:
-    """An alert's status from its outbox rows and "got it" taps."""
-    progress = await job_progress(session, Job(JOB_KIND, alert.id), now)
-    acks = await session.scalar(
-        select(func.count()).select_from(AlertAck).where(AlertAck.alert_id == alert.id)
-    )
-    return AlertStatus(
-        id=alert.id,
-        topic=alert.topic,
-        urgency=alert.urgency,
-        area_codes=tuple(alert.area_codes),
-        texts=dict(alert.texts),
-        send_at=alert.send_at,
-        deliver_at=alert.deliver_at,
-        expires_at=alert.expires_at,
-        state=state_of(alert, progress, now),
-        recipients=max(alert.recipients, progress.total),
-        sent=progress.counts.get(Status.SENT, 0),
-        failed=progress.counts.get(Status.FAILED, 0),
-        remaining=progress.remaining,
-        dropped=dict(progress.dropped_by_reason),
-        acknowledged=int(acks or 0) + (alert.forgotten_acks or 0),
-        eta_seconds=progress.eta_seconds,
-        created_by=alert.created_by,
-        created_at=alert.created_at,
-    )
-
-
-async def list_alerts(
-    session: AsyncSession,
-    *,
-    within: Sequence[str] | None = None,
-    limit: int = 20,
-    now: datetime | None = None,
-) -> list[AlertStatus]:
-    """The latest alerts, newest first; with `within`, only those inside these scopes."""
-    now = now or utcnow()
-    found: list[AlertStatus] = []
-    query = select(Alert).order_by(Alert.id.desc())
-    # Scopes are checked in Python (area lists are JSON); read a bounded number of alerts.
-    for alert in await session.scalars(query.limit(limit * 10 if within is not None else limit)):
-        if within is not None and not all(
-            any(code.startswith(scope) for scope in within) for code in alert.area_codes
-        ):
-            continue
-        found.append(await status_of(session, alert, now))
-        if len(found) >= limit:
-            break
-    return found
-
-
-# -- residents: "got it" and topics --------------------------------------------------------------
-
-
-def parse_ack(data: str) -> int | None:
-    """The alert id of "ak:<id>" button data, or None."""
-    number = data.removeprefix(ACK_PREFIX)
-    if not data.startswith(ACK_PREFIX) or not (number.isascii() and number.isdigit()):
-        return None
-    return int(number) if len(number) < 10 else None
-
-
-async def acknowledge(session: AsyncSession, alert_id: int, resident: Resident) -> bool | None:
-    """Count a "got it" tap once per resident; True if new, False if again, None if not theirs.
-
-    Only a resident the alert was sent to can acknowledge it, so forged taps count nothing.
-    """
-    mine = [
-        OUTBOX.c.job_kind == JOB_KIND,
-        OUTBOX.c.job_id == alert_id,
-        OUTBOX.c.resident_id == resident.id,
-        OUTBOX.c.status == Status.SENT.value,
-    ]
-    if resident.telegram_id is not None:
-        # Naming the chat lets the unique (chat, job) index find the one row; otherwise SQLite
-        # walks every sent row of the alert, which grows with its audience.
-        mine.append(OUTBOX.c.chat_id == resident.telegram_id)
-    sent_to = await session.scalar(select(OUTBOX.c.id).where(*mine))
-    if sent_to is None:
-        return None
-    values = {"alert_id": alert_id, "resident_id": resident.id, "at": utcnow()}
-    # Insert-or-nothing, so two quick taps (or two processes) count once.
-    stmt: Any
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = postgresql.insert(AlertAck).values(values).on_conflict_do_nothing()
-    else:
-        stmt = sqlite.insert(AlertAck).values(values).on_conflict_do_nothing()
-    result = await session.execute(stmt)
-    if not getattr(result, "rowcount", 0):
-        return False
-    record(session, EventKind.ALERT_ACKNOWLEDGED, resident, {"job": f"{JOB_KIND}:{alert_id}"})
-    return True
-
-
-async def topics_off(session: AsyncSession, resident_id: int) -> set[str]:
-    """Topics the resident turned off."""
-    rows = await session.scalars(
-        select(ResidentTopic.topic).where(ResidentTopic.resident_id == resident_id)
-    )
-    return set(rows)
-
-
-async def toggle_topic(session: AsyncSession, resident: Resident, topic: str) -> bool:
-    """Turn a topic off if on, on if off; return whether it is on now (events recorded)."""
-    if topic not in TOPICS:
-        raise AlertError("alerts.bad_topic", topic=html.escape(topic[:16]))
-    result = await session.execute(
-        delete(ResidentTopic).where(
-            ResidentTopic.resident_id == resident.id, ResidentTopic.topic == topic
-        )
-    )
-    if getattr(result, "rowcount", 0):
-        record(session, EventKind.BUTTON_TAPPED, resident, {"topic_on": topic})
-        return True
-    session.add(ResidentTopic(resident_id=resident.id, topic=topic, changed_at=utcnow()))
-    record(session, EventKind.OPTED_OUT, resident, {"topic": topic})
-    return False
-
-
-def topics_screen(t: Translate, off: set[str], back_action: str = "m:settings") -> Screen:
-    """The resident's topics, each a button that turns it on or off."""
-    options = [
-        Option(
-            t("topics.off" if topic in off else "topics.on", name=t(f"topic.{topic}")),
-            f"{TOPICS_PREFIX}t:{topic}",
-        )
-        for topic in TOPICS
-    ]
-    back = t("topics.back_settings") if back_action == "m:settings" else t("settings.back")
-    rows = (*rows_of(options, 1), (Option(back, back_action),))
-    return Screen(t("topics.title"), rows)
-
-
-# -- residents: the alerts menu -----------------------------------------------------------------
-
-RECENT_SHOWN = 3
-
-
-async def current_alerts(
-    session: AsyncSession, area_code: str | None, now: datetime, limit: int = RECENT_SHOWN
-) -> list[Alert]:
-    """Alerts still valid for an area (one of their areas contains it), newest first."""
-    if not area_code:
-        return []
-    query = (
-        select(Alert)
-        .where(Alert.status == QUEUED, Alert.deliver_at <= now)
-        .where(or_(Alert.expires_at.is_(None), Alert.expires_at > now))
-        .order_by(Alert.id.desc())
-        .limit(limit * 20)
-    )
-    found = []
-    # Area lists are JSON, so containment is checked here, over a bounded number of alerts.
-    for alert in await session.scalars(query):
-        if any(area_code.startswith(code) for code in alert.area_codes):
-            found.append(alert)
-            if len(found) >= limit:
-                break
-    return found
-
-
-def current_alerts_screen(
-    catalog: Catalog, language: str, alerts: Sequence[Alert], tz: ZoneInfo
-) -> Screen:
-    """The valid alerts for a resident's area as one message, or the "none now" note."""
-    if not alerts:
-        return Screen(catalog.text(language, "menu.alerts_empty"))
-    parts = []
-    for alert in alerts:
-        text = (
-            alert.texts.get(language) or alert.texts.get("bn") or next(iter(alert.texts.values()))
-        )
-        parts.append(
-            message_text(catalog, language, alert.topic, alert.urgency, text, alert.expires_at, tz)
-        )
-    return Screen("\n\n".join(parts))

@@ -129,7 +129,8 @@ async def run(args: argparse.Namespace, settings: Settings, out: TextIO = sys.st
 async def _send(args: argparse.Namespace, settings: Settings, sessions: object, out: TextIO) -> int:
     from sqlalchemy.ext.asyncio import async_sessionmaker
 
-    from bot.alerts.service import AlertError, AlertSpec, create_alert, sms_preview
+    from bot.alerts.service import AlertSpec, create_alert, sms_preview
+    from bot.alerts.vocabulary import AlertError
     from bot.areas.tree import load_tree
     from bot.core.base import utcnow
     from bot.core.i18n import Catalog
@@ -217,7 +218,9 @@ async def _send(args: argparse.Namespace, settings: Settings, sessions: object, 
 async def _query(args: argparse.Namespace, session: object, settings: Settings, out: TextIO) -> int:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from bot.alerts.service import QUEUEING, AlertError, alert_status, cancel_alert, list_alerts
+    from bot.alerts.service import QUEUEING, cancel_alert
+    from bot.alerts.status import alert_status, list_alerts
+    from bot.alerts.vocabulary import AlertError
     from bot.core.i18n import Catalog
     from bot.staff.audit import cli_actor
 
@@ -274,7 +277,7 @@ async def _query(args: argparse.Namespace, session: object, settings: Settings, 
 async def _watch(args: argparse.Namespace, sessions: object, out: TextIO) -> int:
     from sqlalchemy.ext.asyncio import async_sessionmaker
 
-    from bot.alerts.service import alert_status
+    from bot.alerts.status import alert_status
 
     assert isinstance(sessions, async_sessionmaker)
     while True:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.alerts.service import typed_words
+from bot.alerts.audience import typed_words
 from bot.areas.models import Area
 from bot.areas.search import AreaIndex
 from bot.areas.tree import display_name

@@ -21,7 +21,8 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.alerts.models import Alert
-from bot.alerts.service import JOB_KIND, PRIMARY_LANGUAGE, QUEUED, QUEUEING
+from bot.alerts.service import QUEUEING
+from bot.alerts.vocabulary import JOB_KIND, PRIMARY_LANGUAGE, QUEUED
 from bot.core.base import utcnow
 from bot.core.i18n import BABEL_LOCALE, Catalog, localize_digits
 from bot.core.screens import Option, Screen, rows_of
