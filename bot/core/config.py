@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -41,6 +42,12 @@ class Settings:
     run_scheduler: bool = True
     flood_updates: int = 20
     flood_window_seconds: int = 10
+    # Webhook mode: the public HTTPS URL Telegram posts to, the host:port this process
+    # listens on behind the proxy, and the secret Telegram sends back (SABAI_WEBHOOK_SECRET).
+    webhook_url: str = ""
+    listen: str = "127.0.0.1:8443"
+    webhook_max_connections: int = 40
+    webhook_secret: str | None = field(default=None, repr=False)
     # Signs staff buttons; from SABAI_CALLBACK_SECRET, else generated once and kept in the DB.
     callback_secret: str | None = field(default=None, repr=False)
     config_path: Path | None = None
@@ -57,7 +64,16 @@ class Settings:
 
 # Every key config.toml may hold; anything else is a typo that would otherwise be ignored.
 KNOWN_KEYS: Mapping[str, frozenset[str]] = {
-    "telegram": frozenset({"api_url", "polling_timeout", "max_concurrent_updates"}),
+    "telegram": frozenset(
+        {
+            "api_url",
+            "polling_timeout",
+            "max_concurrent_updates",
+            "webhook_url",
+            "listen",
+            "max_connections",
+        }
+    ),
     "database": frozenset({"url"}),
     "locale": frozenset({"default_language", "timezone"}),
     "emulator": frozenset({"host", "port"}),
@@ -99,6 +115,38 @@ def _absolute_sqlite(url: str) -> str:
     if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
         return prefix + str(PROJECT_DIR / url[len(prefix) :])
     return url
+
+
+# What Telegram accepts as a webhook secret_token.
+_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    """("host", port) from "host:port"; raises ConfigError naming telegram.listen."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"telegram.listen must be host:port (like 127.0.0.1:8443): {listen!r}")
+    return host.strip("[]"), int(port)
+
+
+def _webhook(telegram: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    url = _typed(telegram, "webhook_url", str, "", "telegram")
+    if url and not url.startswith(("http://", "https://")):
+        raise ConfigError(f"telegram.webhook_url must be an http(s) URL, got {url!r}")
+    listen = _typed(telegram, "listen", str, "127.0.0.1:8443", "telegram")
+    split_listen(listen)
+    connections = _positive(telegram, "max_connections", 40, "telegram")
+    if connections > 100:
+        raise ConfigError(f"telegram.max_connections must be 1 to 100, got {connections}")
+    secret = environ.get("SABAI_WEBHOOK_SECRET") or None
+    if secret is not None and not _SECRET_RE.match(secret):
+        raise ConfigError("SABAI_WEBHOOK_SECRET must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+    return {
+        "webhook_url": url,
+        "listen": listen,
+        "webhook_max_connections": connections,
+        "webhook_secret": secret,
+    }
 
 
 def load_settings(path: Path | None = None, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -185,4 +233,5 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] = os.envi
         flood_window_seconds=_positive(limits, "flood_window_seconds", 10, "limits"),
         callback_secret=environ.get("SABAI_CALLBACK_SECRET") or None,
         config_path=path,
+        **_webhook(telegram, environ),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiogram import Bot, Dispatcher
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -20,6 +20,7 @@ from bot.core.db import create_engine, session_factory, upgrade
 from bot.core.i18n import Catalog
 from bot.lessons.catalog import Library
 from bot.lessons.flow import LessonFlow
+from bot.ops.metrics import Metrics
 from bot.residents.conversation import Context
 from bot.wiring import heap
 
@@ -62,6 +63,7 @@ class App:
     library: Library
     signer_source: SignerSource
     response_types: tuple[type, ...] = ()
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 async def prepare_database(
@@ -78,12 +80,33 @@ async def prepare_database(
 
 
 @asynccontextmanager
-async def build_app(settings: Settings, token: str, api_url: str) -> AsyncIterator[App]:
-    """Build everything the bot needs; close it all on exit."""
+async def build_app(
+    settings: Settings, token: str, api_url: str, *, shared_turns: bool = False
+) -> AsyncIterator[App]:
+    """Build everything the bot needs; close it all on exit.
+
+    `shared_turns`: take each person's lock and skip handled updates through Redis
+    (several processes behind one webhook); needs `settings.redis_url`.
+    """
+    from aiogram import BaseMiddleware
+
+    from bot.channels.telegram.counting import CountSends
     from handlers import build_dispatcher
+    from handlers.cluster import MetricsMiddleware, PersonTurnMiddleware
 
     engine, sessions = await prepare_database(settings)
     bot = make_bot(token, api_url)
+    metrics = Metrics()
+    bot.session.middleware(CountSends(metrics))
+    outer: list[BaseMiddleware] = [MetricsMiddleware(metrics)]
+    redis = None
+    if shared_turns:
+        from redis.asyncio import Redis
+
+        from bot.ops.ledger import UpdateLedger
+
+        redis = Redis.from_url(settings.redis_url)
+        outer.append(PersonTurnMiddleware(UpdateLedger(redis), metrics))
     try:
         catalog = Catalog.load(default_language=settings.default_language)
         async with sessions() as session:
@@ -104,7 +127,7 @@ async def build_app(settings: Settings, token: str, api_url: str) -> AsyncIterat
         )
         secret = {SECRET_ENV: settings.callback_secret} if settings.callback_secret else {}
         signer_source = SignerSource(sessions, secret)
-        dispatcher = build_dispatcher(sessions, ctx, settings, library, signer_source)
+        dispatcher = build_dispatcher(sessions, ctx, settings, library, signer_source, outer)
         with heap.settled():
             yield App(
                 settings,
@@ -116,7 +139,10 @@ async def build_app(settings: Settings, token: str, api_url: str) -> AsyncIterat
                 library,
                 signer_source,
                 keep_response_types(),
+                metrics,
             )
     finally:
+        if redis is not None:
+            await redis.aclose()
         await bot.session.close()
         await engine.dispose()

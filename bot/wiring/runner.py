@@ -16,14 +16,18 @@ from bot.channels.telegram.polling import poll
 from bot.core.config import Settings
 from bot.core.db import PROJECT_DIR
 from bot.core.logging_setup import configure_logging
-from bot.wiring.app import build_app
+from bot.wiring.app import App, build_app
 from bot.wiring.background import background
 
 log = logging.getLogger("sabai.run")
 
 
 async def run(
-    settings: Settings, chat: bool = True, sender: bool = True, force_sender: bool = False
+    settings: Settings,
+    chat: bool = True,
+    sender: bool = True,
+    force_sender: bool = False,
+    metrics_port: int | None = None,
 ) -> int:
     """Run until interrupted (or, with the terminal chat, until the person leaves it)."""
     settings = dataclasses.replace(settings, run_sender=settings.run_sender and sender)
@@ -34,12 +38,14 @@ async def run(
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("a", encoding="utf-8") as stream:
             configure_logging(settings.log_level, [settings.bot_token or ""], stream)
-            return await _run(settings, chatting, force_sender)
+            return await _run(settings, chatting, force_sender, metrics_port)
     configure_logging(settings.log_level, [settings.bot_token or ""])
-    return await _run(settings, chatting, force_sender)
+    return await _run(settings, chatting, force_sender, metrics_port)
 
 
-async def _run(settings: Settings, chatting: bool, force_sender: bool) -> int:
+async def _run(
+    settings: Settings, chatting: bool, force_sender: bool, metrics_port: int | None
+) -> int:
     from bot.devtools.emulator import EmulatorServer
     from handlers.commands import register_commands as register
 
@@ -56,6 +62,8 @@ async def _run(settings: Settings, chatting: bool, force_sender: bool) -> int:
             log.info("connecting to the Bot API", extra={"api": api_url})
         app = await stack.enter_async_context(build_app(settings, token, api_url))
         await stack.enter_async_context(background(app, settings, force_sender=force_sender))
+        if metrics_port is not None:
+            await _serve_ops(stack, app, settings, metrics_port)
         await register(app.bot, app.ctx.catalog)
         polling = asyncio.create_task(
             poll(
@@ -80,6 +88,23 @@ async def _run(settings: Settings, chatting: bool, force_sender: bool) -> int:
             with contextlib.suppress(asyncio.CancelledError):
                 await polling
     return 0
+
+
+async def _serve_ops(
+    stack: contextlib.AsyncExitStack, app: App, settings: Settings, port: int
+) -> None:
+    """Serve /healthz, /readyz and /metrics on telegram.listen's host at `port`."""
+    from aiohttp import web
+
+    from bot.core.config import split_listen
+    from bot.wiring.webhook_run import ops_app
+
+    runner = web.AppRunner(ops_app(app, settings), access_log=None)
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)
+    host, _ = split_listen(settings.listen)
+    await web.TCPSite(runner, host, port).start()
+    log.info("serving health and metrics", extra={"port": port})
 
 
 async def send(settings: Settings, force: bool = False, stop: asyncio.Event | None = None) -> int:
