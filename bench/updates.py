@@ -11,8 +11,8 @@ imports, caches or heap (the "GC objects" column shows what the collector watche
 Latency of one update = from the moment it is queued in the emulator until the dispatcher has
 finished handling it, i.e. until every reply it sent is stored in the emulator (each send
 waits for the emulator's answer). Throughput = all updates / wall time of the whole run.
-CPU ms/update = the process's CPU time (all threads: bot, emulator, residents) over the run /
-updates; it is less sensitive than throughput to other load on the machine.
+CPU ms/update = the process's CPU time (all threads: bot, SQLite connections, emulator,
+residents) over the run / updates; it is less sensitive than throughput to other load.
 
 A third bot, "replies only", makes exactly the Bot API calls Sabai made for each step of each
 conversation script (recorded while Sabai's warm-up residents ran every script, not during the
@@ -392,12 +392,14 @@ async def run_sabai(
     first_id: int,
     profile: cProfile.Profile | None,
     recorder: CallRecorder | None = None,
+    settle: bool = True,
 ) -> tuple[Result, int]:
     """Measure Sabai; return the result and how many residents reached consent."""
     from sqlalchemy import func, select
 
     from bot.core.config import Settings
     from bot.residents.models import Resident
+    from bot.wiring import heap
     from bot.wiring.app import build_app
 
     emulator = Emulator(bot_id=EMULATOR_BOT_ID)
@@ -408,6 +410,8 @@ async def run_sabai(
         build_app(settings, emulator_token(), server.base_url) as app,
     ):
         timing.attach(app.dispatcher)
+        if settle:
+            heap.settle()  # as `sabai run` does once the app is up
         stop_recording = None
         if recorder is not None:
             app.bot.session.middleware(recorder)
@@ -444,7 +448,7 @@ def echo_dispatcher() -> Dispatcher:
 
 
 async def run_bare(scripts: list[list[Step]], first_id: int, settle: bool = False) -> Result:
-    """The echo bot; with `settle`, under Sabai's collector settings, applied (as Sabai's app
+    """The echo bot; with `settle`, under Sabai's collector settings, applied (as `sabai run`
     applies them) once the emulator and the bot are up."""
     emulator = Emulator(bot_id=EMULATOR_BOT_ID)
     timing = Timing()
@@ -452,16 +456,14 @@ async def run_bare(scripts: list[list[Step]], first_id: int, settle: bool = Fals
     timing.attach(dispatcher)
     async with EmulatorServer(emulator) as server:
         bot = make_bot(emulator_token(), server.base_url)
-        settings: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
         if settle:
             from bot.wiring import heap
 
-            settings = heap.settled()
+            heap.settle()
         try:
-            with settings:
-                async with polling(bot, dispatcher):
-                    name = "bare, Sabai GC" if settle else "bare aiogram"
-                    return await measure(name, emulator, timing, scripts, first_id)
+            async with polling(bot, dispatcher):
+                name = "bare, Sabai GC" if settle else "bare aiogram"
+                return await measure(name, emulator, timing, scripts, first_id)
         finally:
             await bot.session.close()
 
@@ -512,7 +514,9 @@ async def measure_one(args: argparse.Namespace) -> int:
         recorder = CallRecorder() if args.record else None
         database_url = args.database_url or f"sqlite+aiosqlite:///{state / 'sabai.db'}"
         print(f"Sabai database: {database_url.split('@')[-1]}", flush=True)
-        result, consented = await run_sabai(database_url, scripts, first_id, profile, recorder)
+        result, consented = await run_sabai(
+            database_url, scripts, first_id, profile, recorder, settle=not args.gc_defaults
+        )
         print(
             f"Sabai: {consented}/{args.residents} residents signed up (consent given)", flush=True
         )
@@ -536,7 +540,7 @@ async def measure_one(args: argparse.Namespace) -> int:
     elif args.worker == "bare":
         result = await run_bare([bare_script(s) for s in scripts], first_id)
     else:
-        # The same echo bot with the collector settings Sabai gives itself (bot/wiring/heap.py):
+        # The same echo bot with the collector settings `sabai run` applies (bot/wiring/heap.py):
         # shows how much of the comparison is Python's collector rather than the bots.
         result = await run_bare([bare_script(s) for s in scripts], first_id, settle=True)
     (state / f"{args.worker}.json").write_text(json.dumps(dataclasses.asdict(result)))
@@ -566,6 +570,8 @@ def run_in_own_process(
             command += ["--database-url", args.database_url]
         if args.profile:
             command += ["--profile", args.profile]
+        if args.gc_defaults:
+            command.append("--gc-defaults")
         if args.only is None and not args.no_replay:
             command.append("--record")
     if name == "replay":
@@ -714,6 +720,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         help="skip the replies-only bot (replays Sabai's own Bot API calls, doing no work)",
     )
     parser.add_argument("--profile", default=None, help="write a cProfile of Sabai's run here")
+    parser.add_argument(
+        "--gc-defaults",
+        action="store_true",
+        help="run Sabai with Python's collector defaults instead of bot/wiring/heap.py's settings",
+    )
     parser.add_argument(
         "--rounds",
         type=int,

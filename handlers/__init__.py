@@ -13,6 +13,7 @@ from bot.core.config import Settings
 from bot.core.i18n import LANGUAGES
 from bot.lessons.catalog import Library
 from bot.residents.conversation import Context
+from bot.residents.routing import TypedText
 from handlers import (
     alerts,
     community,
@@ -85,6 +86,6 @@ def build_dispatcher(
         lang: {lesson.id: lesson.text_for(lang).title for lesson in library} for lang in LANGUAGES
     }
     dp.include_router(community.build_router(settings.small_count_k, lesson_titles=titles))
-    dp.include_router(resident.build_router())
+    dp.include_router(resident.build_router(TypedText(library)))
     dp.include_router(errors.build_router(ctx.catalog))
     return dp

@@ -2,7 +2,8 @@
 
 Two routers, both included before the residents' router:
 - `build_router` (coordinators): /alert starts the guided composition (bot/alerts/compose.py),
-  /alerts lists recent alerts with cancel buttons, typed text answers the step waiting for it.
+  /alerts lists recent alerts with cancel buttons; typed text reaches the step waiting for it
+  through bot/residents/routing.py.
   Its buttons are signed and the coordinator's scope is checked again when an alert is queued
   or cancelled. Only people holding the coordinator role reach it; anyone else's /alert falls
   through to the residents' router ("unknown command").
@@ -13,16 +14,15 @@ Two routers, both included before the residents' router:
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
-from aiogram.filters import Command, Filter, or_f
+from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.alerts.compose import PREFIX, Composer, Outcome, list_text, waiting_for_text
-from bot.alerts.progress import Edit, confirmation_screen
+from bot.alerts.compose import PREFIX, Outcome, list_text
+from bot.alerts.progress import Edit, confirmation_screen, move_progress
 from bot.alerts.service import (
     TOPICS,
     TOPICS_PREFIX,
@@ -37,41 +37,21 @@ from bot.alerts.service import (
     topics_screen,
 )
 from bot.core.callback_sign import BadSignature, CallbackSigner, SignerSource
-from bot.core.screens import Option, Reply, Screen, compact
+from bot.core.screens import Option, Reply, Screen
 from bot.lessons.pushes import QuietHours
 from bot.residents.conversation import Conversation
+from bot.residents.routing import composer_for
 from bot.staff.language import staff_language
 from bot.staff.roles import Role, Staff
 from handlers.filters import private_chat, private_tap, when
-from handlers.render import respond, respond_to_button, signed_keyboard
-from handlers.roles_filter import HasRole, session_of
+from handlers.render import Outgoing, Shown, keyboard
+from handlers.roles_filter import HasRole
 
 log = logging.getLogger("sabai.alerts")
 
 COMMANDS = ("alert", "alerts")
 CANCEL = f"{PREFIX}k:"
-MAX_TYPED = 4000
 MAX_CANCEL_BUTTONS = 10
-
-
-class ComposingText(Filter):
-    """Typed text (not a command) from someone whose alert draft waits for text."""
-
-    async def __call__(self, message: Message, **data: Any) -> bool | dict[str, Any]:
-        text = message.text or ""
-        if not text or text.startswith("/") or message.from_user is None:
-            return False
-        known = data.get("composing_text")
-        if isinstance(known, bool):  # read with the sender's resident row
-            return known
-        session = session_of(data)
-        conversation = data.get("conversation")
-        if session is None or not isinstance(conversation, Conversation):
-            return False
-        if not await waiting_for_text(session, message.from_user.id, conversation.now):
-            return False
-        # Passed on, so the alerts router behind the staff desk does not ask again.
-        return {"composing_text": True}
 
 
 def build_router(
@@ -79,12 +59,8 @@ def build_router(
 ) -> Router:
     """Build the coordinators' alerts router (a new one each call)."""
     router = Router(name="alerts")
-    # Cheap filters first: a role is looked up only for /alert, /alerts and awaited answers.
-    router.message.filter(
-        private_chat(),
-        or_f(Command(*COMMANDS), ComposingText()),
-        HasRole(Role.COORDINATOR),
-    )
+    # Cheap filters first: a role is looked up only for /alert and /alerts.
+    router.message.filter(private_chat(), Command(*COMMANDS), HasRole(Role.COORDINATOR))
     router.callback_query.filter(
         private_tap(),
         when(F.data.startswith(PREFIX)),
@@ -92,132 +68,87 @@ def build_router(
     )
     quiet_hours = quiet or QuietHours()
 
-    def composer(conversation: Conversation, staff: Staff, user_id: int) -> Composer:
-        ctx = conversation.ctx
-        return Composer(
-            conversation.session,
-            ctx.catalog,
-            staff_language(conversation),
-            ctx.tree,
-            ctx.index,
-            ctx.tz,
-            quiet_hours,
-            staff,
-            user_id,
-            conversation.now,
-            ctx.small_count_k,
-        )
-
-    async def show(bot: Bot, chat_id: int, screens: list[Screen], signer: CallbackSigner) -> None:
-        for screen in compact(screens):
-            await bot.send_message(
-                chat_id, screen.text, reply_markup=signed_keyboard(screen, signer, chat_id)
-            )
-
     @router.message(Command("alert"))
     async def start(
-        message: Message, conversation: Conversation, staff: Staff, signer: CallbackSigner
+        message: Message,
+        conversation: Conversation,
+        staff: Staff,
+        signer: CallbackSigner,
+        out: Outgoing,
     ) -> None:
-        assert message.from_user is not None and message.bot is not None
-        outcome = await composer(conversation, staff, message.from_user.id).start()
-        await conversation.finish()
-        await show(message.bot, message.chat.id, outcome.screens, signer)
+        assert message.from_user is not None
+        composer = composer_for(conversation, staff, quiet_hours, message.from_user.id)
+        outcome = await composer.start()
+        out.message(message.chat.id, Reply(outcome.screens), signer, conversation.now)
 
     @router.message(Command("alerts"))
     async def recent(
-        message: Message, conversation: Conversation, staff: Staff, signer: CallbackSigner
+        message: Message,
+        conversation: Conversation,
+        staff: Staff,
+        signer: CallbackSigner,
+        out: Outgoing,
     ) -> None:
-        assert message.from_user is not None and message.bot is not None
-        ctx = conversation.ctx
-        language = staff_language(conversation)
-        found = await list_alerts(
-            conversation.session, within=staff.scopes(Role.COORDINATOR), now=conversation.now
-        )
-        text = list_text(ctx.catalog, language, found, ctx.tz, ctx.small_count_k)
-        # Alerts still going out (or waiting) can be stopped from here.
-        buttons = tuple(
-            (
-                Option(
-                    ctx.catalog.text(language, "alerts.cancel_numbered", id=s.id), f"{CANCEL}{s.id}"
-                ),
-            )
-            for s in found
-            if not s.finished
-        )
-        screen = Screen(text, buttons[:MAX_CANCEL_BUTTONS])
-        await conversation.finish()
-        await show(message.bot, message.chat.id, [screen], signer)
-
-    @router.message(when(F.text))
-    async def typed(
-        message: Message, conversation: Conversation, staff: Staff, signer: CallbackSigner
-    ) -> None:
-        assert message.from_user is not None and message.bot is not None
-        text = (message.text or "")[:MAX_TYPED]
-        outcome = await composer(conversation, staff, message.from_user.id).text(text)
-        await conversation.finish()
-        await show(message.bot, message.chat.id, outcome.screens, signer)
+        screen = await _recent_screen(conversation, staff)
+        out.message(message.chat.id, screen, signer, conversation.now)
 
     @router.callback_query()
     async def tap(
-        query: CallbackQuery, conversation: Conversation, staff: Staff, signer: CallbackSigner
+        query: CallbackQuery,
+        conversation: Conversation,
+        staff: Staff,
+        signer: CallbackSigner,
+        out: Outgoing,
     ) -> None:
         user_id = query.from_user.id
         language = staff_language(conversation)
-        catalog = conversation.ctx.catalog
         try:
             token = signer.verify(query.data or "", user_id, now=conversation.now)
         except BadSignature:
-            await query.answer(catalog.text(language, "error.expired"), show_alert=True)
+            out.toast(query, conversation.ctx.catalog.text(language, "error.expired"), alert=True)
             return
         if token.startswith(CANCEL):
-            await _cancel(query, conversation, staff, token, language)
+            out.tap(query, await _cancel(conversation, staff, token, language))
             return
-        outcome = await composer(conversation, staff, user_id).action(token)
-        if outcome.confirmed is not None:
-            await _queue(
-                query, conversation, staff, signer, outcome, language, sessions, quiet_hours
-            )
+        outcome = await composer_for(conversation, staff, quiet_hours, user_id).action(token)
+        if outcome.confirmed is None:
+            out.tap(query, Reply(outcome.screens, toast=outcome.toast), signer, conversation.now)
             return
-        await conversation.finish()
-        await _answer(query, outcome, signer)
+        reply, alert_id = await _queue(
+            query, conversation, staff, outcome, language, sessions, quiet_hours
+        )
+        shown = _progress_follows(sessions, alert_id, query) if alert_id else None
+        out.tap(query, reply, signer, conversation.now, shown=shown)
 
     return router
 
 
-async def _answer(query: CallbackQuery, outcome: Outcome, signer: CallbackSigner) -> None:
-    """Toast, then the first screen in place of the tapped message, the rest as new messages."""
-    assert query.bot is not None
-    await query.answer(outcome.toast)
-    screens = compact(outcome.screens)
-    message = query.message
-    user_id = query.from_user.id
-    if screens and isinstance(message, Message):
-        first = screens.pop(0)
-        try:
-            await message.edit_text(
-                first.text, reply_markup=signed_keyboard(first, signer, user_id)
-            )
-        except TelegramBadRequest as exc:
-            if "not modified" not in exc.message:
-                screens.insert(0, first)
-    for screen in screens:
-        await query.bot.send_message(
-            user_id, screen.text, reply_markup=signed_keyboard(screen, signer, user_id)
-        )
+async def _recent_screen(conversation: Conversation, staff: Staff) -> Screen:
+    """Recent alerts in the coordinator's scopes; those still going out get a cancel button."""
+    ctx = conversation.ctx
+    language = staff_language(conversation)
+    found = await list_alerts(
+        conversation.session, within=staff.scopes(Role.COORDINATOR), now=conversation.now
+    )
+    text = list_text(ctx.catalog, language, found, ctx.tz, ctx.small_count_k)
+    buttons = tuple(
+        (Option(ctx.catalog.text(language, "alerts.cancel_numbered", id=s.id), f"{CANCEL}{s.id}"),)
+        for s in found
+        if not s.finished
+    )
+    return Screen(text, buttons[:MAX_CANCEL_BUTTONS])
 
 
 async def _queue(
     query: CallbackQuery,
     conversation: Conversation,
     staff: Staff,
-    signer: CallbackSigner,
     outcome: Outcome,
     language: str,
     sessions: async_sessionmaker[AsyncSession],
     quiet: QuietHours,
-) -> None:
-    """Queue the confirmed alert and turn the preview into its progress message."""
+) -> tuple[Reply, int | None]:
+    """Queue the confirmed alert (and say which); the preview becomes its progress message."""
     assert outcome.confirmed is not None
     ctx = conversation.ctx
     message = query.message
@@ -239,39 +170,40 @@ async def _queue(
             progress=progress,
         )
     except AlertError as exc:
-        await query.answer(ctx.catalog.text(language, exc.key, **exc.params), show_alert=True)
-        return
-    await query.answer()
+        return Reply(toast=ctx.catalog.text(language, exc.key, **exc.params), alert=True), None
     screen = await confirmation_screen(
         conversation.session, ctx.catalog, language, queued.alert_id, ctx.tz, ctx.small_count_k
     )
-    await conversation.finish()
-    if isinstance(message, Message):
-        await message.edit_text(
-            screen.text, reply_markup=signed_keyboard(screen, signer, query.from_user.id)
-        )
+    return Reply([screen]), queued.alert_id
 
 
-async def _cancel(
-    query: CallbackQuery, conversation: Conversation, staff: Staff, token: str, language: str
-) -> None:
+def _progress_follows(
+    sessions: async_sessionmaker[AsyncSession], alert_id: int, query: CallbackQuery
+) -> Shown:
+    """When the preview could not become the progress message, the new message does: stored
+    in a short transaction of its own, once Telegram has said which message it is."""
+    tapped = query.message.message_id if isinstance(query.message, Message) else None
+
+    async def follow(chat_id: int, message_id: int) -> None:
+        if message_id != tapped:
+            await move_progress(sessions, alert_id, chat_id, message_id)
+
+    return follow
+
+
+async def _cancel(conversation: Conversation, staff: Staff, token: str, language: str) -> Reply:
     catalog = conversation.ctx.catalog
     number = token.removeprefix(CANCEL)
     if not number.isdigit():
-        await query.answer(catalog.text(language, "error.expired"), show_alert=True)
-        return
+        return Reply(toast=catalog.text(language, "error.expired"), alert=True)
     try:
         dropped = await cancel_alert(
             conversation.session, int(number), staff.pseudonym, staff=staff
         )
     except AlertError as exc:
-        await conversation.finish()
-        await query.answer(catalog.text(language, exc.key, **exc.params), show_alert=True)
-        return
-    await conversation.finish()
-    await query.answer(
-        catalog.text(language, "alerts.cancelled", id=int(number), dropped=dropped), show_alert=True
-    )
+        return Reply(toast=catalog.text(language, exc.key, **exc.params), alert=True)
+    toast = catalog.text(language, "alerts.cancelled", id=int(number), dropped=dropped)
+    return Reply(toast=toast, alert=True)
 
 
 def progress_editor(bot: Bot, signer_source: SignerSource) -> Edit:
@@ -285,7 +217,7 @@ def progress_editor(bot: Bot, signer_source: SignerSource) -> Edit:
                 chat_id=chat_id,
                 message_id=message_id,
                 # In a private chat the chat id is the coordinator's user id.
-                reply_markup=signed_keyboard(screen, signer, chat_id),
+                reply_markup=keyboard(screen, signer, chat_id),
             )
         except TelegramBadRequest as exc:
             if "not modified" in exc.message:
@@ -315,54 +247,50 @@ def build_resident_router() -> Router:
         when(F.data.startswith("ak:") | F.data.startswith(TOPICS_PREFIX)),
     )
 
-    async def topics_reply(conversation: Conversation) -> Reply:
-        assert conversation.resident is not None
-        off = await topics_off(conversation.session, conversation.resident.id)
-        return Reply([topics_screen(conversation.t, off)])
-
     @router.message(Command("topics"))
-    async def topics_command(message: Message, conversation: Conversation) -> None:
+    async def topics_command(message: Message, conversation: Conversation, out: Outgoing) -> None:
         if not conversation.onboarded:
             reply = await conversation.start()
         else:
-            reply = await topics_reply(conversation)
-        await respond(message, conversation, reply)
+            reply = await _topics_reply(conversation)
+        out.message(message.chat.id, reply)
 
     @router.callback_query(when(F.data.startswith(TOPICS_PREFIX)))
-    async def topics_tap(query: CallbackQuery, conversation: Conversation) -> None:
+    async def topics_tap(query: CallbackQuery, conversation: Conversation, out: Outgoing) -> None:
         action = (query.data or "").removeprefix(TOPICS_PREFIX)
         topic = action.removeprefix("t:")
         valid = action == "open" or (action.startswith("t:") and topic in TOPICS)
         if not conversation.onboarded or conversation.resident is None or not valid:
-            await conversation.finish()
-            await query.answer(conversation.t("error.expired"), show_alert=True)
+            out.toast(query, conversation.t("error.expired"), alert=True)
             return
         toast = None
         if action != "open":
             on = await toggle_topic(conversation.session, conversation.resident, topic)
             name = conversation.t(f"topic.{topic}")
             toast = conversation.t("topics.now_on" if on else "topics.now_off", name=name)
-        reply = await topics_reply(conversation)
+        reply = await _topics_reply(conversation)
         reply.toast = toast
-        await respond_to_button(query, conversation, reply)
+        out.tap(query, reply)
 
     @router.callback_query(when(F.data.startswith("ak:")))
-    async def got_it(query: CallbackQuery, conversation: Conversation) -> None:
+    async def got_it(query: CallbackQuery, conversation: Conversation, out: Outgoing) -> None:
         alert_id = parse_ack(query.data or "")
         resident = conversation.resident
         result = None
         if alert_id is not None and resident is not None:
             result = await acknowledge(conversation.session, alert_id, resident)
-        await conversation.finish()
         if result is None:
-            await query.answer(conversation.t("error.expired"), show_alert=True)
+            out.toast(query, conversation.t("error.expired"), alert=True)
             return
-        await query.answer(conversation.t("alerts.ack_thanks" if result else "alerts.ack_again"))
-        if result and isinstance(query.message, Message):
+        out.toast(query, conversation.t("alerts.ack_thanks" if result else "alerts.ack_again"))
+        if result:
             # The button goes: the message itself stays for the resident to read again.
-            try:
-                await query.message.edit_reply_markup(reply_markup=None)
-            except TelegramBadRequest as exc:
-                log.info("could not remove the got-it button: %s", exc.message)
+            out.drop_buttons(query)
 
     return router
+
+
+async def _topics_reply(conversation: Conversation) -> Reply:
+    assert conversation.resident is not None
+    off = await topics_off(conversation.session, conversation.resident.id)
+    return Reply([topics_screen(conversation.t, off)])

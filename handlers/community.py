@@ -1,21 +1,20 @@
 """Residents see their community (`/community`), tell what is missing, and fill in a profile.
 
-Include this router before the residents' router: it takes `/community`, `/profile`, the
-`cm:` and `pf:` buttons, and the one text message that answers "what is missing here?"
-(while `Resident.awaiting == "fb"`); every other update falls through to the residents'
-router untouched.
+Include this router before the residents' router: it takes `/community`, `/profile` and the
+`cm:` and `pf:` buttons; every other update falls through to the residents' router
+untouched. The feedback a resident types after "what is missing here?" reaches
+bot/residents/community.py through bot/residents/routing.py.
 """
 
 from __future__ import annotations
 
 from aiogram import F, Router
-from aiogram.filters import Command, Filter
-from aiogram.types import CallbackQuery, Message, TelegramObject
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, Message
 
 from bot.core.screens import Reply, Screen
 from bot.reach.suppression import DEFAULT_K, Suppressor
 from bot.residents.community import (
-    FEEDBACK_AWAITING,
     PROFILE_PREFIX,
     apply_profile_choice,
     ask_feedback,
@@ -24,23 +23,10 @@ from bot.residents.community import (
     profile_age_screen,
     profile_done_text,
     profile_gender_screen,
-    save_feedback,
 )
 from bot.residents.conversation import Conversation
 from handlers.filters import private_chat, private_tap, when
-from handlers.render import respond, respond_to_button
-
-MAX_FEEDBACK_TEXT = 1000
-
-
-class AwaitingFeedback(Filter):
-    """Pass for a signed-up resident whose next message is their feedback."""
-
-    async def __call__(
-        self, event: TelegramObject, conversation: Conversation | None = None
-    ) -> bool:
-        resident = conversation.resident if conversation is not None else None
-        return resident is not None and resident.awaiting == FEEDBACK_AWAITING
+from handlers.render import Outgoing
 
 
 def build_router(
@@ -52,17 +38,12 @@ def build_router(
     router.callback_query.filter(private_tap())
     suppressor = Suppressor(small_count_k)
 
-    @router.message(Command("community"))
-    async def community(message: Message, conversation: Conversation) -> None:
+    async def community_reply(conversation: Conversation) -> Reply:
         resident = conversation.resident
         if not conversation.onboarded or resident is None:
-            await respond(message, conversation, await conversation.start())
-            return
+            return await conversation.start()
         if resident.area_code is None:
-            await respond(
-                message, conversation, Reply([Screen(conversation.t("community.no_area"))])
-            )
-            return
+            return Reply([Screen(conversation.t("community.no_area"))])
         ctx = conversation.ctx
         view = await community_view(
             conversation.session, resident.area_code, conversation.now, ctx.tz
@@ -71,55 +52,56 @@ def build_router(
         screen = community_screen(
             view, ctx.catalog, conversation.language, suppressor, ctx.tz, titles
         )
-        await respond(message, conversation, Reply([screen]))
+        return Reply([screen])
+
+    @router.message(Command("community"))
+    async def community(message: Message, conversation: Conversation, out: Outgoing) -> None:
+        out.message(message.chat.id, await community_reply(conversation))
 
     @router.callback_query(when(F.data == "cm:fb"))
-    async def tell(query: CallbackQuery, conversation: Conversation) -> None:
+    async def tell(query: CallbackQuery, conversation: Conversation, out: Outgoing) -> None:
         resident = conversation.resident
         if resident is None or not conversation.onboarded:
-            await query.answer(conversation.t("error.expired"), show_alert=True)
+            out.toast(query, conversation.t("error.expired"), alert=True)
             return
         ask_feedback(resident)
-        reply = Reply([Screen(conversation.t("community.feedback_prompt"))], replace=False)
-        await respond_to_button(query, conversation, reply)
-
-    @router.message(when(F.text & ~F.text.startswith("/")), AwaitingFeedback())
-    async def feedback(message: Message, conversation: Conversation) -> None:
-        resident = conversation.resident
-        assert resident is not None and message.text is not None
-        saved = save_feedback(
-            conversation.session, resident, message.text[:MAX_FEEDBACK_TEXT], conversation.now
-        )
-        key = "community.feedback_thanks" if saved else "community.feedback_empty"
-        await respond(message, conversation, Reply([Screen(conversation.t(key))]))
+        prompt = Screen(conversation.t("community.feedback_prompt"))
+        out.tap(query, Reply([prompt], replace=False))
 
     @router.message(Command("profile"))
-    async def profile(message: Message, conversation: Conversation) -> None:
+    async def profile(message: Message, conversation: Conversation, out: Outgoing) -> None:
         if not conversation.onboarded:
-            await respond(message, conversation, await conversation.start())
+            out.message(message.chat.id, await conversation.start())
             return
-        screen = profile_gender_screen(conversation.ctx.catalog, conversation.language)
-        await respond(message, conversation, Reply([screen]))
+        out.message(
+            message.chat.id, profile_gender_screen(conversation.ctx.catalog, conversation.language)
+        )
 
     @router.callback_query(when(F.data.startswith(PROFILE_PREFIX)))
-    async def profile_choice(query: CallbackQuery, conversation: Conversation) -> None:
-        resident = conversation.resident
-        if resident is None or not conversation.onboarded:
-            await query.answer(conversation.t("error.expired"), show_alert=True)
+    async def profile_choice(
+        query: CallbackQuery, conversation: Conversation, out: Outgoing
+    ) -> None:
+        screen = _profile_step(conversation, query.data or "")
+        if screen is None:
+            out.toast(query, conversation.t("error.expired"), alert=True)
             return
-        try:
-            step = apply_profile_choice(resident, query.data or "")
-        except ValueError:
-            await query.answer(conversation.t("error.expired"), show_alert=True)
-            return
-        catalog, language = conversation.ctx.catalog, conversation.language
-        screen: Screen
-        if step == "gender":
-            screen = profile_gender_screen(catalog, language)
-        elif step == "age":
-            screen = profile_age_screen(catalog, language)
-        else:
-            screen = Screen(profile_done_text(resident, catalog, language))
-        await respond_to_button(query, conversation, Reply([screen]))
+        out.tap(query, screen)
 
     return router
+
+
+def _profile_step(conversation: Conversation, data: str) -> Screen | None:
+    """Apply one profile tap; the next question, the summary, or None for a stale tap."""
+    resident = conversation.resident
+    if resident is None or not conversation.onboarded:
+        return None
+    try:
+        step = apply_profile_choice(resident, data)
+    except ValueError:
+        return None
+    catalog, language = conversation.ctx.catalog, conversation.language
+    if step == "gender":
+        return profile_gender_screen(catalog, language)
+    if step == "age":
+        return profile_age_screen(catalog, language)
+    return Screen(profile_done_text(resident, catalog, language))

@@ -10,7 +10,7 @@ import html
 
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
-from aiogram.types import BufferedInputFile, Message
+from aiogram.types import Message
 
 from bot.core.base import utcnow
 from bot.reach.chat import ChatReport, find_area, missing_chat, reach_chat
@@ -19,6 +19,7 @@ from bot.residents.conversation import Conversation
 from bot.staff.language import staff_language
 from bot.staff.roles import Role, Staff
 from handlers.filters import private_chat
+from handlers.render import Outgoing
 from handlers.roles_filter import HasRole
 
 COMMANDS = ("reach", "missing")
@@ -33,40 +34,38 @@ def build_router(small_count_k: int = DEFAULT_K) -> Router:
 
     @router.message(Command(*COMMANDS))
     async def report(
-        message: Message, command: CommandObject, conversation: Conversation, staff: Staff
+        message: Message,
+        command: CommandObject,
+        conversation: Conversation,
+        staff: Staff,
+        out: Outgoing,
     ) -> None:
-        ctx = conversation.ctx
-        language = staff_language(conversation)
-
-        def t(key: str, **params: object) -> str:
-            return ctx.catalog.text(language, key, **params)
-
-        scopes = staff.scopes(Role.COORDINATOR)
-        typed = (command.args or "").strip()
-        if typed:
-            code = find_area(ctx.index, typed)
-            if code is None:
-                await message.answer(t("reach.unknown_area", query=html.escape(typed[:80])))
-                return
-        else:
-            code = scopes[0] if scopes else ""
-        if not staff.can(Role.COORDINATOR, code):
-            await message.answer(t("reach.outside_scope"))
-            return
-        args = (conversation.session, code, utcnow(), ctx.tz, ctx.catalog, language, suppressor)
-        if command.command == "reach":
-            result = await reach_chat(*args)
-        else:
-            result = await missing_chat(*args, ctx.index)
-        await send_report(message, result)
+        result = await _report(conversation, staff, command, suppressor)
+        # The text first (it fits one screen), then the chart with its legend as caption.
+        out.message(message.chat.id, result.text)
+        if result.image is not None:
+            out.photo(message.chat.id, result.image, "coverage.png", result.caption)
 
     return router
 
 
-async def send_report(message: Message, result: ChatReport) -> None:
-    """The text first (it fits one screen), then the chart with its legend as caption."""
-    await message.answer(result.text)
-    if result.image is not None:
-        await message.answer_photo(
-            BufferedInputFile(result.image, filename="coverage.png"), caption=result.caption
-        )
+async def _report(
+    conversation: Conversation, staff: Staff, command: CommandObject, suppressor: Suppressor
+) -> ChatReport:
+    ctx = conversation.ctx
+    language = staff_language(conversation)
+    scopes = staff.scopes(Role.COORDINATOR)
+    typed = (command.args or "").strip()
+    if typed:
+        code = find_area(ctx.index, typed)
+        if code is None:
+            query = html.escape(typed[:80])
+            return ChatReport(ctx.catalog.text(language, "reach.unknown_area", query=query))
+    else:
+        code = scopes[0] if scopes else ""
+    if not staff.can(Role.COORDINATOR, code):
+        return ChatReport(ctx.catalog.text(language, "reach.outside_scope"))
+    args = (conversation.session, code, utcnow(), ctx.tz, ctx.catalog, language, suppressor)
+    if command.command == "reach":
+        return await reach_chat(*args)
+    return await missing_chat(*args, ctx.index)

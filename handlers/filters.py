@@ -1,10 +1,10 @@
-"""Filters that aiogram checks on the event loop.
+"""Filters that aiogram awaits on the event loop.
 
-aiogram 3 runs every filter that is not a coroutine function through `asyncio.to_thread`,
-magic filters (`F.text`, `F.data.startswith(...)`) included. A thread hand-off per check,
-a dozen checks per update, cost Sabai more CPU than its database work (`bench/updates.py`).
-A magic filter is a few attribute reads, so routers wrap each one in `when(...)`, which
-aiogram awaits in place; `tests/test_dispatch_speed.py` fails if a sync filter slips back in.
+aiogram 3 calls every filter that is not a coroutine function, magic filters (`F.text`,
+`F.data.startswith(...)`) included, through `asyncio.to_thread`: a thread hand-off for a few
+attribute reads, on every check of every update. Routers wrap each magic filter in `when(...)`,
+a subclass of aiogram's public `Filter` with an async `__call__`, which aiogram awaits in
+place; `tests/test_dispatch_speed.py` fails if a sync filter or handler slips back in.
 """
 
 from __future__ import annotations

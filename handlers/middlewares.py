@@ -17,6 +17,7 @@ from bot.core.base import utcnow
 from bot.residents.conversation import Context, Conversation
 from bot.residents.sender_lookup import load_sender
 from bot.residents.service import TelegramUser
+from handlers.render import Outgoing
 
 log = logging.getLogger("sabai.updates")
 
@@ -79,7 +80,11 @@ class ChatOrderMiddleware(BaseMiddleware):
 
 
 class ConversationMiddleware(BaseMiddleware):
-    """Open one database session per update and hand the handler the resident's conversation."""
+    """Open one database session per update and hand the handler the resident's conversation.
+
+    What the handler says waits in `out` until the session is committed and closed: no
+    update holds a transaction (SQLite's write lock among them) while Telegram is slow.
+    """
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], ctx: Context) -> None:
         self.sessions = sessions
@@ -88,9 +93,18 @@ class ConversationMiddleware(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
         now = utcnow()
+        out = Outgoing(data["bot"], self.ctx.catalog, user.language_code if user else None)
+        data["out"] = out
+        conversation: Conversation | None = None
         async with self.sessions() as session:
             resident = None
-            tg_user = None
+            composing_text = None
+            if user is not None and not user.is_bot:
+                sender = await load_sender(session, user.id, now)
+                resident = sender.resident
+                composing_text = sender.composing_text
+            data["session"] = session
+            data["language"] = self.ctx.catalog.resolve(resident.language if resident else None)
             if user is not None and not user.is_bot:
                 tg_user = TelegramUser(
                     telegram_id=user.id,
@@ -98,16 +112,26 @@ class ConversationMiddleware(BaseMiddleware):
                     username=user.username,
                     language_code=user.language_code,
                 )
-                sender = await load_sender(session, user.id, now)
-                resident = sender.resident
-                data["composing_text"] = sender.composing_text
-            data["session"] = session
-            data["language"] = self.ctx.catalog.resolve(resident.language if resident else None)
-            if tg_user is not None:
-                data["conversation"] = Conversation(session, self.ctx, tg_user, resident, now)
+                conversation = Conversation(
+                    session, self.ctx, tg_user, resident, now, composing_text=composing_text
+                )
+                data["conversation"] = conversation
             result = await handler(event, data)
-            # Most handlers have committed and closed already (Conversation.finish, before
-            # replying); committing again would open and close an empty transaction.
+            # A handler that had to commit early (Conversation.finish) may leave nothing:
+            # committing again would open and close an empty transaction.
             if session.in_transaction() or session.new:
                 await session.commit()
-            return result
+        if conversation is not None:
+            out.on_blocked = _marker(conversation)
+        await out.flush()
+        return result
+
+
+def _marker(conversation: Conversation) -> Callable[[], Awaitable[None]]:
+    """Mark the person unreachable, in a short transaction of its own after the failed send."""
+
+    async def mark() -> None:
+        conversation.blocked(True)
+        await conversation.finish()
+
+    return mark

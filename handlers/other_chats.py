@@ -9,6 +9,7 @@ from aiogram.types import Message
 
 from bot.core.i18n import Catalog
 from handlers.filters import when
+from handlers.render import Outgoing
 
 GROUPS = {ChatType.GROUP, ChatType.SUPERGROUP}
 
@@ -18,8 +19,8 @@ def build_router(catalog: Catalog) -> Router:
     router = Router(name="other_chats")
 
     @router.message(when(F.chat.type.in_(GROUPS)), Command("start", "help", "menu"))
-    async def group_command(message: Message, language: str) -> None:
-        await message.answer(catalog.text(language, "group.private_only"))
+    async def group_command(message: Message, language: str, out: Outgoing) -> None:
+        out.message(message.chat.id, catalog.text(language, "group.private_only"))
 
     @router.message(when(F.chat.type.in_(GROUPS)))
     async def group_chatter(message: Message) -> None:

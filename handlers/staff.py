@@ -42,7 +42,7 @@ from bot.staff.roles import (
     revoke_grant,
 )
 from handlers.filters import private_chat, private_tap, when
-from handlers.render import signed_keyboard
+from handlers.render import Outgoing
 from handlers.roles_filter import HasRole, StaffLookup
 
 log = logging.getLogger("sabai.staff")
@@ -60,7 +60,7 @@ def build_router() -> Router:
 
     @router.message(CommandStart(deep_link=True, magic=F.args.startswith(START_PREFIX)))
     async def use_invitation(
-        message: Message, command: CommandObject, conversation: Conversation
+        message: Message, command: CommandObject, conversation: Conversation, out: Outgoing
     ) -> None:
         assert message.from_user is not None
         words = StaffWords(conversation)
@@ -75,22 +75,25 @@ def build_router() -> Router:
         except InvitationRefused as refused:
             # The session still commits: a wrong code must count against the guesser.
             when = words.when(refused.until) if refused.until else ""
-            await message.answer(words.t(f"staff.invite_{refused.reason}", when=when))
+            out.message(message.chat.id, words.t(f"staff.invite_{refused.reason}", when=when))
             return
         place = await words.place(scope)
-        await message.answer(words.t("staff.invite_welcome", role=words.role(role), place=place))
+        welcome = words.t("staff.invite_welcome", role=words.role(role), place=place)
+        out.message(message.chat.id, welcome)
 
     @router.message(Command("whoami"))
     async def whoami(
-        message: Message, conversation: Conversation, staff_lookup: StaffLookup
+        message: Message, conversation: Conversation, staff_lookup: StaffLookup, out: Outgoing
     ) -> None:
         words = StaffWords(conversation)
         staff = await staff_lookup.get()
         if staff is None:
-            await message.answer(words.t("staff.whoami_none"))
+            out.message(message.chat.id, words.t("staff.whoami_none"))
             return
         roles = await words.roles_text(staff.grants)
-        await message.answer(words.t("staff.whoami", pseudonym=staff.pseudonym, roles=roles))
+        out.message(
+            message.chat.id, words.t("staff.whoami", pseudonym=staff.pseudonym, roles=roles)
+        )
 
     return router
 
@@ -113,60 +116,37 @@ def build_tools_router() -> Router:
         conversation: Conversation,
         staff: Staff,
         bot: Bot,
+        out: Outgoing,
     ) -> None:
-        words = StaffWords(conversation)
-        parts = (command.args or "").split()
-        role = parse_role(parts[0]) if parts else None
-        ttl = parse_duration(parts[2]) if len(parts) == 3 else DEFAULT_TTL
-        if role is None or len(parts) not in (2, 3) or ttl is None:
-            await message.answer(words.t("staff.invite_usage"))
-            return
-        scope = NATIONAL if parts[1].lower() in NATIONAL_WORDS else parts[1]
-        if not may_grant(staff, role, scope):
-            await message.answer(words.t("staff.not_allowed"))
-            return
-        try:
-            issued = await create_invitation(
-                conversation.session,
-                staff.pseudonym,
-                role,
-                scope,
-                creator=staff,
-                ttl=ttl,
-                now=conversation.now,
-            )
-        except (BadScope, NotAllowed):
-            await message.answer(words.t("staff.invite_bad_area", code=html.escape(scope[:16])))
-            return
+        # The link needs the bot's name, and getMe may wait on the network: ask before
+        # anything is written, with the lookup's read transaction ended first.
+        await conversation.finish()
         me = await bot.me()
-        link = issued.link(me.username or "") if me.username else ""
-        await message.answer(
-            words.t(
-                "staff.invite_created",
-                role=words.role(role),
-                place=await words.place(scope),
-                when=words.when(issued.expires_at),
-                link=html.escape(link),
-                payload=issued.start_payload,
-            )
-        )
+        words = StaffWords(conversation)
+        said = await _invitation(words, staff, command.args or "", me.username)
+        out.message(message.chat.id, said)
 
     @tools.message(Command("staff"))
     async def staff_list(
-        message: Message, conversation: Conversation, staff: Staff, signer: CallbackSigner
+        message: Message,
+        conversation: Conversation,
+        staff: Staff,
+        signer: CallbackSigner,
+        out: Outgoing,
     ) -> None:
-        assert message.from_user is not None
         words = StaffWords(conversation)
         if not staff.scopes(Role.ADMIN):
-            await message.answer(words.t("staff.not_allowed"))
+            out.message(message.chat.id, words.t("staff.not_allowed"))
             return
-        screen = await staff_screen(words, staff)
-        keyboard = signed_keyboard(screen, signer, message.from_user.id, conversation.now)
-        await message.answer(screen.text, reply_markup=keyboard)
+        out.message(message.chat.id, await staff_screen(words, staff), signer, conversation.now)
 
     @tools.callback_query(when(F.data.startswith(REVOKE)))
     async def revoke(
-        query: CallbackQuery, conversation: Conversation, staff: Staff, signer: CallbackSigner
+        query: CallbackQuery,
+        conversation: Conversation,
+        staff: Staff,
+        signer: CallbackSigner,
+        out: Outgoing,
     ) -> None:
         words = StaffWords(conversation)
         try:
@@ -174,38 +154,72 @@ def build_tools_router() -> Router:
             grant_id = int(data.removeprefix(REVOKE))
         except (BadSignature, ValueError):
             log.info("forged or stale staff button")
-            await query.answer(words.t("error.expired"), show_alert=True)
+            out.toast(query, words.t("error.expired"), alert=True)
             return
-        grant = await grant_by_id(conversation.session, grant_id)
-        if grant is None:
-            await query.answer(words.t("error.expired"), show_alert=True)
+        refused, done = await _revoke(words, staff, grant_id)
+        if refused is not None:
+            out.toast(query, refused, alert=True)
             return
-        if any(g.id == grant.id for g in staff.grants):
-            await query.answer(words.t("staff.revoke_self"), show_alert=True)
-            return
-        if not may_manage(staff, grant):
-            await query.answer(words.t("staff.not_allowed"), show_alert=True)
-            return
-        holder = await holder_of(words, grant)
-        try:
-            await revoke_grant(
-                conversation.session, grant.id, staff.pseudonym, now=conversation.now
-            )
-        except UnknownStaff:
-            await query.answer(words.t("error.expired"), show_alert=True)
-            return
-        await query.answer(
-            words.t(
-                "staff.revoked",
-                # A callback answer is plain text: nothing to escape, entities would show.
-                who=holder,
-                role=words.role(grant.role),
-                place=html.unescape(await words.place(grant.scope)),
-            )
-        )
-        screen = await staff_screen(words, staff)
+        out.toast(query, done)
         if isinstance(query.message, Message):
-            keyboard = signed_keyboard(screen, signer, query.from_user.id, conversation.now)
-            await query.message.answer(screen.text, reply_markup=keyboard)
+            screen = await staff_screen(words, staff)
+            out.message(query.message.chat.id, screen, signer, conversation.now)
 
     return tools
+
+
+async def _invitation(words: StaffWords, staff: Staff, args: str, bot_username: str | None) -> str:
+    """Read `/invite ROLE AREA [TTL]`, issue the invitation, and say how to use it."""
+    parts = args.split()
+    role = parse_role(parts[0]) if parts else None
+    ttl = parse_duration(parts[2]) if len(parts) == 3 else DEFAULT_TTL
+    if role is None or len(parts) not in (2, 3) or ttl is None:
+        return words.t("staff.invite_usage")
+    scope = NATIONAL if parts[1].lower() in NATIONAL_WORDS else parts[1]
+    if not may_grant(staff, role, scope):
+        return words.t("staff.not_allowed")
+    try:
+        issued = await create_invitation(
+            words.session,
+            staff.pseudonym,
+            role,
+            scope,
+            creator=staff,
+            ttl=ttl,
+            now=words.conversation.now,
+        )
+    except (BadScope, NotAllowed):
+        return words.t("staff.invite_bad_area", code=html.escape(scope[:16]))
+    link = issued.link(bot_username) if bot_username else ""
+    return words.t(
+        "staff.invite_created",
+        role=words.role(role),
+        place=await words.place(scope),
+        when=words.when(issued.expires_at),
+        link=html.escape(link),
+        payload=issued.start_payload,
+    )
+
+
+async def _revoke(words: StaffWords, staff: Staff, grant_id: int) -> tuple[str | None, str]:
+    """Revoke a grant if this admin may: (why not, or None; what was done)."""
+    grant = await grant_by_id(words.session, grant_id)
+    if grant is None:
+        return words.t("error.expired"), ""
+    if any(g.id == grant.id for g in staff.grants):
+        return words.t("staff.revoke_self"), ""
+    if not may_manage(staff, grant):
+        return words.t("staff.not_allowed"), ""
+    holder = await holder_of(words, grant)
+    try:
+        await revoke_grant(words.session, grant.id, staff.pseudonym, now=words.conversation.now)
+    except UnknownStaff:
+        return words.t("error.expired"), ""
+    done = words.t(
+        "staff.revoked",
+        # A callback answer is plain text: nothing to escape, entities would show.
+        who=holder,
+        role=words.role(grant.role),
+        place=html.unescape(await words.place(grant.scope)),
+    )
+    return None, done

@@ -9,14 +9,15 @@ trainer's role over the area is checked at the first step and again when registe
 from __future__ import annotations
 
 import html
+from dataclasses import replace
 
 from aiogram import F, Router
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 
 from bot.core.callback_sign import BadSignature, CallbackSigner
 from bot.core.i18n import LANGUAGES
+from bot.core.screens import Option, Screen, rows_of
 from bot.reach.chat import find_area
 from bot.reach.report import area_info
 from bot.residents.assisted import AGE_BANDS, GENDERS, PHONE_ACCESS, AssistedPerson, register_person
@@ -24,26 +25,13 @@ from bot.residents.conversation import Conversation
 from bot.staff.language import staff_language
 from bot.staff.roles import Role, Staff
 from handlers.filters import private_chat, when
+from handlers.render import Outgoing
 from handlers.roles_filter import HasRole
 
 PREFIX = "rg:"
 COMMANDS = ("register",)
 LANGUAGE_KEYS = {"bn": "lang.bn", "en": "lang.en", "syl": "lang.syl"}
 SKIP = "-"
-
-
-def _markup(
-    rows: list[list[tuple[str, str]]], signer: CallbackSigner, user_id: int
-) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [
-                InlineKeyboardButton(text=label, callback_data=signer.sign(data, user_id))
-                for label, data in row
-            ]
-            for row in rows
-        ]
-    )
 
 
 def build_router() -> Router:
@@ -59,81 +47,71 @@ def build_router() -> Router:
         conversation: Conversation,
         staff: Staff,
         signer: CallbackSigner,
+        out: Outgoing,
     ) -> None:
         ctx = conversation.ctx
         language = staff_language(conversation)
-
-        def t(key: str, **params: object) -> str:
-            return ctx.catalog.text(language, key, **params)
-
         typed = (command.args or "").strip()
         code = find_area(ctx.index, typed) if typed else None
         if code is None:
-            await message.answer(t("register.usage"))
-            return
-        if not staff.can(Role.TRAINER, code):
-            await message.answer(t("register.not_allowed"))
-            return
-        text, rows = await _step(conversation, language, [code])
-        assert message.from_user is not None
-        await message.answer(text, reply_markup=_markup(rows, signer, message.from_user.id))
+            said: Screen | str = ctx.catalog.text(language, "register.usage")
+        elif not staff.can(Role.TRAINER, code):
+            said = ctx.catalog.text(language, "register.not_allowed")
+        else:
+            said = await _step(conversation, language, [code])
+        out.message(message.chat.id, said, signer, conversation.now)
 
     @router.callback_query(when(F.data.startswith(PREFIX)))
     async def tap(
-        query: CallbackQuery, conversation: Conversation, staff: Staff, signer: CallbackSigner
+        query: CallbackQuery,
+        conversation: Conversation,
+        staff: Staff,
+        signer: CallbackSigner,
+        out: Outgoing,
     ) -> None:
-        ctx = conversation.ctx
         language = staff_language(conversation)
         try:
             data = signer.verify(query.data or "", query.from_user.id, now=conversation.now)
         except BadSignature:
-            await query.answer(ctx.catalog.text(language, "error.expired"), show_alert=True)
+            expired = conversation.ctx.catalog.text(language, "error.expired")
+            out.toast(query, expired, alert=True)
             return
-        await query.answer()
-        fields = data.removeprefix(PREFIX).split(":")
-        message = query.message
-        if not isinstance(message, Message):
+        if not isinstance(query.message, Message):
+            out.toast(query)
             return
-        if fields[0] == "x":
-            await _show(message, ctx.catalog.text(language, "register.cancelled"))
-            return
-        if fields[0] == "ok":
-            person = _person(fields[1:])
-            if person is None or not staff.can(Role.TRAINER, person.area_code):
-                await _show(message, ctx.catalog.text(language, "register.not_allowed"))
-                return
-            await register_person(
-                conversation.session,
-                AssistedPerson(
-                    person.area_code,
-                    person.language,
-                    person.phone_access,
-                    person.gender,
-                    person.age_band,
-                    conversation.now.astimezone(ctx.tz).date(),
-                ),
-                staff.pseudonym,
-                ctx.tz,
-                conversation.now,
-            )
-            await _show(message, ctx.catalog.text(language, "register.done"))
-            return
-        if not staff.can(Role.TRAINER, fields[0]):
-            await _show(message, ctx.catalog.text(language, "register.not_allowed"))
-            return
-        text, rows = await _step(conversation, language, fields)
-        await _show(message, text, _markup(rows, signer, query.from_user.id))
+        screen = await _answer(conversation, staff, language, data.removeprefix(PREFIX).split(":"))
+        out.tap(query, screen, signer, conversation.now)
 
     return router
 
 
-async def _show(message: Message, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
-    """Show `text` in place; a second tap that would show the same text changes nothing."""
-    try:
-        await message.edit_text(text, reply_markup=markup)
-    except TelegramBadRequest as exc:
-        if "not modified" not in exc.message:
-            raise
+async def _answer(
+    conversation: Conversation, staff: Staff, language: str, fields: list[str]
+) -> Screen:
+    """What one tap leads to: the next question, or the registration's end."""
+    ctx = conversation.ctx
+
+    def said(key: str) -> Screen:
+        return Screen(ctx.catalog.text(language, key))
+
+    if fields[0] == "x":
+        return said("register.cancelled")
+    if fields[0] != "ok":
+        if not staff.can(Role.TRAINER, fields[0]):
+            return said("register.not_allowed")
+        return await _step(conversation, language, fields)
+    person = _person(fields[1:])
+    if person is None or not staff.can(Role.TRAINER, person.area_code):
+        return said("register.not_allowed")
+    today = conversation.now.astimezone(ctx.tz).date()
+    await register_person(
+        conversation.session,
+        replace(person, attended_on=today),
+        staff.pseudonym,
+        ctx.tz,
+        conversation.now,
+    )
+    return said("register.done")
 
 
 def _person(fields: list[str]) -> AssistedPerson | None:
@@ -157,10 +135,8 @@ def _person(fields: list[str]) -> AssistedPerson | None:
     )
 
 
-async def _step(
-    conversation: Conversation, language: str, fields: list[str]
-) -> tuple[str, list[list[tuple[str, str]]]]:
-    """The question for the next missing field, with its buttons."""
+async def _step(conversation: Conversation, language: str, fields: list[str]) -> Screen:
+    """The question for the next missing field, with its buttons (signed when rendered)."""
     catalog = conversation.ctx.catalog
 
     def t(key: str, **params: object) -> str:
@@ -170,27 +146,26 @@ async def _step(
     bangla = language in ("bn", "syl")
     place = html.escape((info.name_bn if bangla and info.name_bn else info.name_en) or info.code)
     so_far = PREFIX + ":".join(fields) + ":"
-    cancel = [(t("register.cancel"), PREFIX + "x")]
+    cancel = (Option(t("register.cancel"), PREFIX + "x"),)
+    skip = (Option(t("profile.skip"), so_far + SKIP),)
     if len(fields) == 1:
-        options = [(catalog.raw(lang, LANGUAGE_KEYS[lang]), so_far + lang) for lang in LANGUAGES]
-        return t("register.language", place=place), [options, cancel]
-    if len(fields) == 2:
-        options = [(t(f"profile.gender_{g}"), so_far + g) for g in GENDERS]
-        return t("register.gender"), [options, [(t("profile.skip"), so_far + SKIP)], cancel]
-    if len(fields) == 3:
-        options = [(t(f"profile.age_{band}"), so_far + band) for band in AGE_BANDS]
-        return t("register.age"), [
-            options[:3],
-            options[3:],
-            [(t("profile.skip"), so_far + SKIP)],
-            cancel,
+        languages = [
+            Option(catalog.raw(lang, LANGUAGE_KEYS[lang]), so_far + lang) for lang in LANGUAGES
         ]
+        return Screen(t("register.language", place=place), (tuple(languages), cancel))
+    if len(fields) == 2:
+        genders = tuple(Option(t(f"profile.gender_{g}"), so_far + g) for g in GENDERS)
+        return Screen(t("register.gender"), (genders, skip, cancel))
+    if len(fields) == 3:
+        ages = [Option(t(f"profile.age_{band}"), so_far + band) for band in AGE_BANDS]
+        return Screen(t("register.age"), (*rows_of(ages, 3), skip, cancel))
     if len(fields) == 4:
-        options = [(t(f"register.phone_{p}"), so_far + p) for p in PHONE_ACCESS]
-        return t("register.phone"), [options, cancel]
+        phones = tuple(Option(t(f"register.phone_{p}"), so_far + p) for p in PHONE_ACCESS)
+        return Screen(t("register.phone"), (phones, cancel))
     person = _person(fields)
     if person is None:
-        return t("register.cancelled"), []
+        return Screen(t("register.cancelled"))
     language_name = catalog.raw(person.language, LANGUAGE_KEYS[person.language])
-    confirm = [(t("register.agree"), PREFIX + "ok:" + ":".join(fields))]
-    return t("register.confirm", place=place, lang_name=language_name), [confirm, cancel]
+    confirm = (Option(t("register.agree"), PREFIX + "ok:" + ":".join(fields)),)
+    text = t("register.confirm", place=place, lang_name=language_name)
+    return Screen(text, (confirm, cancel))

@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from typing import Any
 
 from alembic import context
+from alembic.runtime.migration import MigrationContext, MigrationInfo
 from sqlalchemy.engine import Connection
 
 from bot.core.db import create_engine
 from bot.core.schema import metadata
 
 target_metadata = metadata()
+log = logging.getLogger("sabai.db")
+
+
+def _applied(ctx: MigrationContext, step: MigrationInfo, heads: Any, run_args: Any) -> None:
+    """Report each step that changes the schema (Alembic's own lines are quiet by default)."""
+    log.info(
+        "database migrated",
+        extra={
+            "from": ",".join(step.source_revision_ids) or "empty",
+            "to": ",".join(step.destination_revision_ids) or "empty",
+        },
+    )
 
 
 def _run(connection: Connection) -> None:
@@ -19,6 +34,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        on_version_apply=_applied,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
 
-from bot.core.config import TELEGRAM_API, ConfigError, load_settings
+from bot.core.config import (
+    DEFAULTS,
+    ENVIRONMENT,
+    FILE_KEYS,
+    TELEGRAM_API,
+    ConfigError,
+    file_default,
+    load_settings,
+)
 
 
 def test_defaults_run_offline_on_sqlite() -> None:
@@ -86,3 +95,48 @@ def test_committed_config_documents_every_key(project_dir: Path) -> None:
     settings = load_settings(project_dir / "config.toml", environ={})
     assert settings.send_rate == 25 and settings.flood_updates == 20
     assert settings.retention_days == 400 and settings.max_concurrent_updates == 64
+
+
+def test_committed_config_holds_the_model_defaults(project_dir: Path) -> None:
+    data = tomllib.loads((project_dir / "config.toml").read_text(encoding="utf-8"))
+    written = {(name, key): value for name, table in data.items() for key, value in table.items()}
+    assert sorted(written) == sorted(
+        (name, key) for name, keys in FILE_KEYS.items() for key in keys
+    )
+    for (name, key), value in written.items():
+        assert value == file_default(name, key), f"config.toml's {name}.{key} is not the model's"
+    # The settings no file key sets are documented there by their environment variable.
+    text = (project_dir / "config.toml").read_text(encoding="utf-8")
+    in_file = {field for keys in FILE_KEYS.values() for field in keys.values()}
+    for field in sorted(set(DEFAULTS) - in_file - {"config_path"}):
+        [variable] = [v for v, f in ENVIRONMENT.items() if f == field]
+        assert variable in text, f"config.toml does not mention {variable}"
+
+
+def test_readme_documents_every_variable_with_the_model_default(project_dir: Path) -> None:
+    readme = (project_dir / "README.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| `(SABAI_[A-Z_]+)` \|[^|]*\| (.*) \|$", readme, flags=re.M))
+    assert sorted(rows) == sorted([*ENVIRONMENT, "SABAI_CONFIG"])
+    for variable, name in ENVIRONMENT.items():
+        literal = re.fullmatch(r"`([^`]*)`", rows[variable])
+        if literal:
+            assert literal.group(1) == str(DEFAULTS[name]), variable
+        else:
+            assert DEFAULTS[name] in (None, ""), f"{variable}: README shows no default"
+
+
+def test_relative_paths_resolve_against_the_current_directory(tmp_path: Path) -> None:
+    here = tmp_path.resolve()
+    settings = load_settings(environ={}, cwd=tmp_path)
+    assert settings.config_path == here / "config.toml"
+    assert settings.database_url == f"sqlite+aiosqlite:///{here / 'var' / 'sabai.db'}"
+
+    (tmp_path / "config.toml").write_text(
+        '[database]\nurl = "sqlite+aiosqlite:///data/town.db"\n', encoding="utf-8"
+    )
+    from_file = load_settings(environ={}, cwd=tmp_path)
+    assert from_file.database_url == f"sqlite+aiosqlite:///{here / 'data' / 'town.db'}"
+    absolute = load_settings(
+        environ={"SABAI_DATABASE_URL": "sqlite+aiosqlite:////srv/sabai.db"}, cwd=tmp_path
+    )
+    assert absolute.database_url == "sqlite+aiosqlite:////srv/sabai.db"

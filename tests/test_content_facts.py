@@ -12,14 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.areas.tree import AreaTree, AreaView
 from bot.cli.main import main
-from bot.core.db import PROJECT_DIR
 from bot.core.i18n import format_when
+from bot.core.resources import content_folder
 from bot.lessons.catalog import LESSONS_DIR, parse_folder
 from tests.botkit import running_bot
 from tests.onboard import signed_up
 
-CONTENT = PROJECT_DIR / "content"
-CONFIG = PROJECT_DIR / "config.toml"
+CONTENT = content_folder()
+CONFIG = Path(__file__).resolve().parents[1] / "config.toml"
 DHAKA_TZ = ZoneInfo("Asia/Dhaka")
 Sessions = async_sessionmaker[AsyncSession]  # asked for so the database starts clean
 

@@ -14,7 +14,7 @@ from bot.lessons.catalog import Library
 from bot.lessons.courses import ACTIVE, FINISHED, deliver_step
 from bot.lessons.models import Course, LessonProgress
 from bot.residents.models import Resident
-from bot.wiring.scheduler import _current, build_scheduler, reconcile, schedule_course, sync_url
+from bot.wiring.scheduler import Jobs
 from tests import botkit
 from tests.botkit import Harness, running_bot
 from tests.onboard import signed_up
@@ -122,7 +122,6 @@ async def test_course_jobs_survive_a_scheduler_restart_without_repeats(
     db_url: str, sessions: Sessions
 ) -> None:
     settings = botkit.test_settings(db_url)
-    assert sync_url(db_url).startswith(("sqlite:///", "postgresql+psycopg://"))
     async with running_bot(db_url) as h:
         trainer, area = await make_trainer(h, 8400)
         code = await make_group(trainer, area)
@@ -131,27 +130,30 @@ async def test_course_jobs_survive_a_scheduler_restart_without_repeats(
         course = await course_row(h)
         assert course.next_at is not None
 
-        scheduler = build_scheduler(settings, h.app.sessions)
-        scheduler.start(paused=True)
+        jobs = Jobs(settings, h.app.sessions)
+        await jobs.start(paused=True)
         try:
-            scheduler.remove_all_jobs()
+            # Jobs live in memory only: nothing of them is written to the database.
+            assert jobs.scheduler.get_job(f"course:{course.id}") is not None
+            jobs.scheduler.remove_all_jobs()
             # Confirmed from chat, where there is no scheduler: reconciling adds its job.
-            assert await reconcile(_current()) == 1
-            assert await reconcile(_current()) == 0
+            assert await jobs.reconcile() == 1
+            assert await jobs.reconcile() == 0
         finally:
-            scheduler.shutdown(wait=False)
+            jobs.stop()
 
-        restarted = build_scheduler(settings, h.app.sessions)
-        restarted.start(paused=True)
+        restarted = Jobs(settings, h.app.sessions)
+        await restarted.start(paused=True)
         try:
-            jobs = [job for job in restarted.get_jobs() if job.id.startswith("course:")]
-            assert [(job.id, list(job.args)) for job in jobs] == [
+            scheduler = restarted.scheduler
+            course_jobs = [job for job in scheduler.get_jobs() if job.id.startswith("course:")]
+            assert [(job.id, list(job.args)) for job in course_jobs] == [
                 (f"course:{course.id}", [course.id, 0])
             ]
-            assert jobs[0].next_run_time == course.next_at
+            assert course_jobs[0].next_run_time == course.next_at
             # Rescheduling the same position replaces the job rather than adding a second.
-            schedule_course(restarted, course.id, 0, course.next_at)
-            assert len([j for j in restarted.get_jobs() if j.id.startswith("course:")]) == 1
+            restarted.schedule_course(course.id, 0, course.next_at)
+            assert len([j for j in scheduler.get_jobs() if j.id.startswith("course:")]) == 1
         finally:
-            restarted.remove_all_jobs()
-            restarted.shutdown(wait=False)
+            scheduler.remove_all_jobs()
+            restarted.stop()

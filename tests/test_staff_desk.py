@@ -13,9 +13,8 @@ def _commands_filtered_on(router: Router) -> set[str]:
     """Every command that a Command filter of `router` or of its sub-routers accepts."""
     found: set[str] = set()
     for observer in router.observers.values():
-        checks = list(observer._handler.filters or [])
-        for handler in observer.handlers:
-            checks.extend(handler.filters or [])
+        # Commands are filtered per handler; router-wide filters there are role checks.
+        checks = [check for handler in observer.handlers for check in handler.filters or []]
         for check in checks:
             if isinstance(check.callback, Command):
                 found.update(str(command) for command in check.callback.commands)

@@ -108,3 +108,14 @@ async def update_progress(
             row.progress_final = finished or not ok
         edited += ok
     return edited
+
+
+async def move_progress(
+    sessions: async_sessionmaker[AsyncSession], alert_id: int, chat_id: int, message_id: int
+) -> None:
+    """Edit progress into another message from now on (the first could not be edited)."""
+    async with sessions.begin() as session:
+        alert = await session.get(Alert, alert_id)
+        if alert is not None and alert.progress_chat_id == chat_id:
+            alert.progress_message_id = message_id
+            alert.progress_shown = None

@@ -79,7 +79,7 @@ def progress_bar(done: int, total: int, width: int = BAR_WIDTH) -> str:
 
 async def run(args: argparse.Namespace, settings: Settings, out: TextIO = sys.stdout) -> int:
     """Run one `sabai alerts` subcommand; return the exit status."""
-    from bot.wiring.app import prepare_database
+    from bot.wiring.database import prepare_database
 
     engine, sessions = await prepare_database(settings)
     try:

@@ -22,6 +22,7 @@ _FORCE_HELP = "start the sender even though another one runs without a shared Re
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sabai", description="Sabai civic messaging bot")
+    parser.add_argument("--version", action="version", version=f"sabai {_version()}")
     parser.add_argument(
         "--config", type=Path, help="config file (default: SABAI_CONFIG or ./config.toml)"
     )
@@ -60,7 +61,10 @@ def _parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
-    db_sub.add_parser("upgrade", help="apply Alembic migrations")
+    upgrade = db_sub.add_parser("upgrade", help="apply Alembic migrations")
+    upgrade.add_argument(
+        "--verbose", action="store_true", help="show Alembic's own progress lines too"
+    )
 
     areas = sub.add_parser("areas", help="the Bangladesh area hierarchy")
     areas_sub = areas.add_subparsers(dest="areas_command", required=True)
@@ -105,7 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "run":
         return await _run(args, settings)
-    configure_logging(settings.log_level, secrets=[settings.bot_token or ""])
+    level = settings.log_level
+    if getattr(args, "verbose", False) and level in ("WARNING", "ERROR"):
+        level = "INFO"
+    configure_logging(level, secrets=[settings.bot_token or ""])
     if args.command == "send":
         from bot.wiring.runner import send
 
@@ -113,12 +120,12 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "db":
         from bot.core.db import upgrade
 
-        await upgrade(settings.database_url)
+        await upgrade(settings.database_url, verbose=args.verbose)
         print(f"database is at the latest schema ({_safe_url(settings.database_url)})")
         return 0
     if args.command == "areas":
         from bot.areas.importer import import_areas
-        from bot.wiring.app import prepare_database
+        from bot.wiring.database import prepare_database
 
         engine, sessions = await prepare_database(settings)
         try:
@@ -180,6 +187,15 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
 
     configure_logging(settings.log_level, secrets=[settings.bot_token or ""])
     return await supervise(args.workers, args.config)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sabai")
+    except PackageNotFoundError:
+        return "(not installed)"
 
 
 def _safe_url(url: str) -> str:

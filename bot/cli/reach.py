@@ -72,7 +72,7 @@ def parse_period(text: str) -> int:
 
 async def run(args: argparse.Namespace, settings: Settings, out: TextIO = sys.stdout) -> int:
     """Run one of the commands; return the exit status."""
-    from bot.wiring.app import prepare_database
+    from bot.wiring.database import prepare_database
 
     engine, sessions = await prepare_database(settings)
     try:

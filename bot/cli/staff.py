@@ -101,7 +101,7 @@ async def _describe_scope(session: AsyncSession, scope: str) -> str:
 async def run(args: argparse.Namespace, settings: Settings, out: TextIO = sys.stdout) -> int:
     """Run one of COMMANDS; return the exit status."""
     from bot.staff.roles import BadScope
-    from bot.wiring.app import prepare_database
+    from bot.wiring.database import prepare_database
 
     engine, sessions = await prepare_database(settings)
     try:

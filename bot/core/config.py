@@ -6,16 +6,15 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.core.db import PROJECT_DIR
-
 TELEGRAM_API = "https://api.telegram.org"
 LANGUAGES = ("bn", "en", "syl")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+SQLITE = "sqlite+aiosqlite:///"
 
 
 class ConfigError(Exception):
@@ -24,9 +23,14 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class Settings:
-    bot_token: str | None = field(repr=False)
-    telegram_api: str
-    database_url: str
+    """Every setting with its default: config.toml and the README repeat these (a test checks)."""
+
+    # From SABAI_BOT_TOKEN only; None runs offline against the local emulator.
+    bot_token: str | None = field(default=None, repr=False)
+    # Empty: Telegram's own when a token is set, else the emulator's.
+    telegram_api: str = ""
+    # A relative SQLite path is resolved against the current directory by load_settings.
+    database_url: str = SQLITE + "var/sabai.db"
     polling_timeout: int = 30
     max_concurrent_updates: int = 64
     default_language: str = "bn"
@@ -62,26 +66,49 @@ class Settings:
         return ZoneInfo(self.timezone)
 
 
-# Every key config.toml may hold; anything else is a typo that would otherwise be ignored.
-KNOWN_KEYS: Mapping[str, frozenset[str]] = {
-    "telegram": frozenset(
-        {
-            "api_url",
-            "polling_timeout",
-            "max_concurrent_updates",
-            "webhook_url",
-            "listen",
-            "max_connections",
-        }
-    ),
-    "database": frozenset({"url"}),
-    "locale": frozenset({"default_language", "timezone"}),
-    "emulator": frozenset({"host", "port"}),
-    "logging": frozenset({"level"}),
-    "privacy": frozenset({"small_count_k", "retention_days"}),
-    "sending": frozenset({"rate_per_second", "run_sender", "redis_url", "run_scheduler"}),
-    "limits": frozenset({"flood_updates", "flood_window_seconds"}),
+# Every key config.toml may hold, by section, and the Settings field it sets; anything else is
+# a typo that would otherwise be ignored.
+FILE_KEYS: Mapping[str, Mapping[str, str]] = {
+    "telegram": {
+        "api_url": "telegram_api",
+        "polling_timeout": "polling_timeout",
+        "max_concurrent_updates": "max_concurrent_updates",
+        "webhook_url": "webhook_url",
+        "listen": "listen",
+        "max_connections": "webhook_max_connections",
+    },
+    "database": {"url": "database_url"},
+    "locale": {"default_language": "default_language", "timezone": "timezone"},
+    "emulator": {"host": "emulator_host", "port": "emulator_port"},
+    "logging": {"level": "log_level"},
+    "privacy": {"small_count_k": "small_count_k", "retention_days": "retention_days"},
+    "sending": {
+        "rate_per_second": "send_rate",
+        "run_sender": "run_sender",
+        "redis_url": "redis_url",
+        "run_scheduler": "run_scheduler",
+    },
+    "limits": {"flood_updates": "flood_updates", "flood_window_seconds": "flood_window_seconds"},
 }
+KNOWN_KEYS: Mapping[str, frozenset[str]] = {
+    name: frozenset(keys) for name, keys in FILE_KEYS.items()
+}
+# Environment variables and the Settings field each one sets (SABAI_CONFIG names the file).
+ENVIRONMENT: Mapping[str, str] = {
+    "SABAI_BOT_TOKEN": "bot_token",
+    "SABAI_TELEGRAM_API": "telegram_api",
+    "SABAI_DATABASE_URL": "database_url",
+    "SABAI_LOG_LEVEL": "log_level",
+    "SABAI_REDIS_URL": "redis_url",
+    "SABAI_CALLBACK_SECRET": "callback_secret",
+    "SABAI_WEBHOOK_SECRET": "webhook_secret",
+}
+DEFAULTS: Mapping[str, Any] = {f.name: f.default for f in fields(Settings)}
+
+
+def file_default(section: str, key: str) -> Any:
+    """The default of config.toml's `section.key`, as the Settings model holds it."""
+    return DEFAULTS[FILE_KEYS[section][key]]
 
 
 def _section(data: Mapping[str, Any], name: str, path: Path) -> Mapping[str, Any]:
@@ -96,24 +123,23 @@ def _section(data: Mapping[str, Any], name: str, path: Path) -> Mapping[str, Any
     return value
 
 
-def _typed(table: Mapping[str, Any], key: str, kind: type, default: Any, where: str) -> Any:
-    value = table.get(key, default)
+def _typed(table: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
+    value = table.get(key, file_default(where, key))
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ConfigError(f"{where}.{key} must be {kind.__name__}, got {value!r}")
     return value
 
 
-def _positive(table: Mapping[str, Any], key: str, default: int, where: str) -> int:
-    value: int = _typed(table, key, int, default, where)
+def _positive(table: Mapping[str, Any], key: str, where: str) -> int:
+    value: int = _typed(table, key, int, where)
     if value < 1:
         raise ConfigError(f"{where}.{key} must be 1 or more, got {value}")
     return value
 
 
-def _absolute_sqlite(url: str) -> str:
-    prefix = "sqlite+aiosqlite:///"
-    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
-        return prefix + str(PROJECT_DIR / url[len(prefix) :])
+def _absolute_sqlite(url: str, base: Path) -> str:
+    if url.startswith(SQLITE) and not url.startswith(SQLITE + "/") and ":memory:" not in url:
+        return SQLITE + str(base / url[len(SQLITE) :])
     return url
 
 
@@ -130,12 +156,12 @@ def split_listen(listen: str) -> tuple[str, int]:
 
 
 def _webhook(telegram: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
-    url = _typed(telegram, "webhook_url", str, "", "telegram")
+    url = _typed(telegram, "webhook_url", str, "telegram")
     if url and not url.startswith(("http://", "https://")):
         raise ConfigError(f"telegram.webhook_url must be an http(s) URL, got {url!r}")
-    listen = _typed(telegram, "listen", str, "127.0.0.1:8443", "telegram")
+    listen = _typed(telegram, "listen", str, "telegram")
     split_listen(listen)
-    connections = _positive(telegram, "max_connections", 40, "telegram")
+    connections = _positive(telegram, "max_connections", "telegram")
     if connections > 100:
         raise ConfigError(f"telegram.max_connections must be 1 to 100, got {connections}")
     secret = environ.get("SABAI_WEBHOOK_SECRET") or None
@@ -149,10 +175,17 @@ def _webhook(telegram: Mapping[str, Any], environ: Mapping[str, str]) -> dict[st
     }
 
 
-def load_settings(path: Path | None = None, environ: Mapping[str, str] = os.environ) -> Settings:
-    """Read the config file (SABAI_CONFIG or ./config.toml) and apply environment overrides."""
+def load_settings(
+    path: Path | None = None, environ: Mapping[str, str] = os.environ, cwd: Path | None = None
+) -> Settings:
+    """Read the config file (SABAI_CONFIG or ./config.toml) and apply environment overrides.
+
+    Without a file every setting keeps the model's default. Relative paths (the config file's,
+    a SQLite database's) are resolved against `cwd`, the current directory by default.
+    """
+    base = (cwd or Path.cwd()).resolve()
     if path is None:
-        path = Path(environ.get("SABAI_CONFIG") or PROJECT_DIR / "config.toml")
+        path = base / (environ.get("SABAI_CONFIG") or "config.toml")
     data: Mapping[str, Any] = {}
     if path.exists():
         try:
@@ -173,64 +206,61 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] = os.envi
     privacy = _section(data, "privacy", path)
     limits = _section(data, "limits", path)
     sending = _section(data, "sending", path)
-    rate = sending.get("rate_per_second", 25)
+    rate = sending.get("rate_per_second", file_default("sending", "rate_per_second"))
     if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate <= 1000:
         raise ConfigError(f"sending.rate_per_second must be between 0 and 1000, got {rate}")
 
     token = environ.get("SABAI_BOT_TOKEN", "").strip() or None
     if token is not None and ":" not in token:
         raise ConfigError("SABAI_BOT_TOKEN does not look like a bot token (<digits>:<secret>)")
-    api = environ.get("SABAI_TELEGRAM_API") or _typed(telegram, "api_url", str, "", "telegram")
+    api = environ.get("SABAI_TELEGRAM_API") or _typed(telegram, "api_url", str, "telegram")
     if not api and token is not None:
         api = TELEGRAM_API
     if api and not api.startswith(("http://", "https://")):
         raise ConfigError(f"SABAI_TELEGRAM_API / telegram.api_url must be an http(s) URL: {api!r}")
 
-    db_url = environ.get("SABAI_DATABASE_URL") or _typed(
-        database, "url", str, "sqlite+aiosqlite:///var/sabai.db", "database"
-    )
+    db_url = environ.get("SABAI_DATABASE_URL") or _typed(database, "url", str, "database")
     if not db_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
         raise ConfigError(
             "SABAI_DATABASE_URL / database.url must start with sqlite+aiosqlite:// "
             f"or postgresql+asyncpg:// (got {db_url.split('://')[0]}://…)"
         )
 
-    language = _typed(locale, "default_language", str, "bn", "locale")
+    language = _typed(locale, "default_language", str, "locale")
     if language not in LANGUAGES:
         raise ConfigError(f"locale.default_language must be one of {LANGUAGES}, got {language!r}")
-    timezone = _typed(locale, "timezone", str, "Asia/Dhaka", "locale")
+    timezone = _typed(locale, "timezone", str, "locale")
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ConfigError(f"locale.timezone: unknown timezone {timezone!r}") from exc
 
-    level = environ.get("SABAI_LOG_LEVEL") or _typed(logging_, "level", str, "INFO", "logging")
+    level = environ.get("SABAI_LOG_LEVEL") or _typed(logging_, "level", str, "logging")
     if level.upper() not in LOG_LEVELS:
         raise ConfigError(f"SABAI_LOG_LEVEL / logging.level must be one of {LOG_LEVELS}")
-    k = _typed(privacy, "small_count_k", int, 5, "privacy")
+    k = _typed(privacy, "small_count_k", int, "privacy")
     if k < 3:
         raise ConfigError("privacy.small_count_k must be 3 or more")
 
     return Settings(
         bot_token=token,
         telegram_api=api,
-        database_url=_absolute_sqlite(db_url),
-        polling_timeout=_typed(telegram, "polling_timeout", int, 30, "telegram"),
-        max_concurrent_updates=_positive(telegram, "max_concurrent_updates", 64, "telegram"),
+        database_url=_absolute_sqlite(db_url, base),
+        polling_timeout=_typed(telegram, "polling_timeout", int, "telegram"),
+        max_concurrent_updates=_positive(telegram, "max_concurrent_updates", "telegram"),
         default_language=language,
         timezone=timezone,
-        emulator_host=_typed(emulator, "host", str, "127.0.0.1", "emulator"),
-        emulator_port=_typed(emulator, "port", int, 8081, "emulator"),
+        emulator_host=_typed(emulator, "host", str, "emulator"),
+        emulator_port=_typed(emulator, "port", int, "emulator"),
         log_level=level.upper(),
         small_count_k=k,
-        retention_days=_positive(privacy, "retention_days", 400, "privacy"),
+        retention_days=_positive(privacy, "retention_days", "privacy"),
         send_rate=float(rate),
-        run_sender=_typed(sending, "run_sender", bool, True, "sending"),
-        redis_url=environ.get("SABAI_REDIS_URL")
-        or _typed(sending, "redis_url", str, "", "sending"),
-        run_scheduler=_typed(sending, "run_scheduler", bool, True, "sending"),
-        flood_updates=_positive(limits, "flood_updates", 20, "limits"),
-        flood_window_seconds=_positive(limits, "flood_window_seconds", 10, "limits"),
+        run_sender=_typed(sending, "run_sender", bool, "sending"),
+        redis_url=environ.get("SABAI_REDIS_URL") or _typed(sending, "redis_url", str, "sending"),
+        run_scheduler=_typed(sending, "run_scheduler", bool, "sending"),
+        flood_updates=_positive(limits, "flood_updates", "limits"),
+        flood_window_seconds=_positive(limits, "flood_window_seconds", "limits"),
         callback_secret=environ.get("SABAI_CALLBACK_SECRET") or None,
         config_path=path,
         **_webhook(telegram, environ),

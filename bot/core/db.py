@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import event
@@ -14,23 +17,25 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from bot.core import sqlite_inline
+from bot.core.resources import migrations_folder
 
-# How long a statement waits for another connection's write lock before failing.
+# How long a statement waits for another connection's write lock before failing, unless
+# the URL sets its own (`?timeout=`).
 BUSY_TIMEOUT_SECONDS = 30.0
-PROJECT_DIR = Path(__file__).resolve().parents[2]
-MIGRATIONS_DIR = PROJECT_DIR / "migrations"
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """Create the async engine for a database URL, preparing SQLite's folder and pragmas."""
+    """Create the async engine for a database URL, preparing SQLite's folder and pragmas.
+
+    SQLite goes through SQLAlchemy's stock `sqlite+aiosqlite` dialect: each connection's
+    statements, lock waits included, run on aiosqlite's thread, never on the event loop.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(
-            url, async_creator=sqlite_inline.connector(parsed, BUSY_TIMEOUT_SECONDS)
-        )
+        busy = {} if "timeout" in parsed.query else {"timeout": BUSY_TIMEOUT_SECONDS}
+        engine = create_async_engine(url, connect_args=busy)
 
         # WAL lets the sender and the handlers read while one of them writes;
         # foreign keys are off in SQLite unless asked for on every connection.
@@ -55,18 +60,34 @@ def _alembic_config(url: str) -> object:
     from alembic.config import Config
 
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", str(migrations_folder()))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 
 
-def upgrade_sync(url: str, revision: str = "heads") -> None:
+@contextlib.contextmanager
+def _alembic_logging(verbose: bool) -> Iterator[None]:
+    # Alembic announces its plugins, dialect and DDL mode at INFO on every run; migrations/env.py
+    # logs each step it applies, so without `verbose` only a change is reported.
+    logger = logging.getLogger("alembic")
+    previous = logger.level
+    if not verbose:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
+def upgrade_sync(url: str, revision: str = "heads", *, verbose: bool = False) -> None:
     """Apply Alembic migrations up to `revision` (blocking; run it off the event loop)."""
-    from alembic import command
+    with _alembic_logging(verbose):
+        # Importing Alembic already logs (its plugins), so that happens inside too.
+        from alembic import command
 
-    command.upgrade(_alembic_config(url), revision)  # type: ignore[arg-type]
+        command.upgrade(_alembic_config(url), revision)  # type: ignore[arg-type]
 
 
-async def upgrade(url: str, revision: str = "heads") -> None:
+async def upgrade(url: str, revision: str = "heads", *, verbose: bool = False) -> None:
     """Apply Alembic migrations without blocking the event loop."""
-    await asyncio.to_thread(upgrade_sync, url, revision)
+    await asyncio.to_thread(upgrade_sync, url, revision, verbose=verbose)

@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_datetime
 from babel.numbers import format_decimal
 
-from bot.core.db import PROJECT_DIR
+from bot.core.resources import content_folder
 
-STRINGS_DIR = PROJECT_DIR / "content" / "strings"
+STRINGS_DIR = content_folder() / "strings"
 LANGUAGES = ("bn", "en", "syl")
 # Sylheti is written in Bangla script here, and most Sylheti speakers read standard
 # Bangla, so Bangla is the better stand-in for a missing Sylheti string than English.

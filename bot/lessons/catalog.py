@@ -38,12 +38,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from bot.core.db import PROJECT_DIR
 from bot.core.i18n import is_plain_number
+from bot.core.resources import content_folder
 
 log = logging.getLogger("sabai.lessons")
 
-LESSONS_DIR = PROJECT_DIR / "content" / "lessons"
+LESSONS_DIR = content_folder() / "lessons"
 # Languages a lesson must have; others (Sylheti) are optional and fall back to Bangla.
 REQUIRED_LANGUAGES = ("bn", "en")
 LESSON_LANGUAGES = ("bn", "en", "syl")

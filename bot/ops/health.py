@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.core.db import MIGRATIONS_DIR
+from bot.core.resources import migrations_folder
 
 # A probe that waits longer than this counts as a failure; proxies probe every few seconds.
 CHECK_TIMEOUT = 2.0
@@ -27,7 +27,7 @@ def migration_heads() -> frozenset[str]:
     from alembic.script import ScriptDirectory
 
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", str(migrations_folder()))
     return frozenset(ScriptDirectory.from_config(config).get_heads())
 
 

@@ -48,9 +48,8 @@ MAX_FAST_DAYS = EPOCH_DAYS // 2
 # counted afresh). SQLite needs none: its one writer at a time commits ids in order.
 LOOKBACK_IDS = 5_000
 BATCH = 20_000
-# Event ids folded per statement. On SQLite one statement holds the event loop while it
-# runs (bot/core/sqlite_inline.py gives other updates a turn only between statements), so
-# batches stay small enough to keep that to about 0.1 s.
+# Event ids folded per statement. A batch's rows are folded in Python on the event loop
+# without a pause, so batches stay small enough that other updates never wait long for it.
 FOLD_BATCH = 2_000
 
 REACHED_KINDS = frozenset(

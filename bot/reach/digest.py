@@ -1,10 +1,11 @@
 """The weekly digest for coordinators: the week's reach, the most missing areas, new feedback.
 
 `compose_digest` is pure (figures in, text out); `weekly_digest_job` gathers the figures for
-each coordinator and hands the text to `send` (the scheduler passes one that enqueues into the
-outbox). The job is safe to run often: it sends only when due (Monday 09:00 local by default,
-or later that week if that run was missed) and at most once per coordinator and week, which it
-remembers in `reach_state`.
+each coordinator and hands the text to `send` (the scheduler passes one that sends it at once,
+after the transaction that recorded it). The job is safe to run often, and the scheduler runs
+it at start and every full hour: it sends only when due (Monday 09:00 local by default, or
+later that week if that run was missed) and at most once per coordinator and week, which it
+remembers in `reach_state`, so restarts and a change of scheduler process repeat nothing.
 """
 
 from __future__ import annotations

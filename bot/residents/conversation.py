@@ -80,8 +80,12 @@ class Conversation:
         user: TelegramUser,
         resident: Resident | None,
         now: datetime | None = None,
+        composing_text: bool | None = None,
     ) -> None:
         self.session = session
+        # Whether an alert this person composes waits for typed text, when it was read
+        # along with their row (None: not known yet; bot/residents/routing.py asks).
+        self.composing_text = composing_text
         self.ctx = ctx
         self.user = user
         self.resident = resident

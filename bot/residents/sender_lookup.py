@@ -1,9 +1,9 @@
 """Who sent an update, read in one query: their resident row, and whether an alert they are
 composing waits for typed text.
 
-Every private text goes past the coordinators' alert router, which must know whether it
-answers a draft. Asking that separately cost every resident's typed message a second
-query; here it rides along with the resident lookup the update makes anyway.
+Typed text is routed (bot/residents/routing.py) by asking first whether it answers an alert
+draft. Asking that separately cost every resident's typed message a second query; here it
+rides along with the resident lookup the update makes anyway.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ _SENDER = (
 class Sender:
     resident: Resident | None
     # None when there is no resident row to ride along with (staff who never signed up
-    # as residents, first contact): whoever needs it asks `waiting_for_text`.
+    # as residents, first contact): the routing asks `waiting_for_text` when it needs to.
     composing_text: bool | None
 
 

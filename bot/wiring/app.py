@@ -11,45 +11,18 @@ from aiogram import Bot, Dispatcher
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.alerts.menu import alerts_menu
-from bot.areas.importer import ensure_areas
 from bot.areas.tree import load_index, load_tree
 from bot.channels.telegram.client import make_bot
 from bot.core.callback_sign import SECRET_ENV, SignerSource
 from bot.core.config import Settings
-from bot.core.db import create_engine, session_factory, upgrade
 from bot.core.i18n import Catalog
 from bot.lessons.catalog import Library
 from bot.lessons.flow import LessonFlow
 from bot.ops.metrics import Metrics
 from bot.residents.conversation import Context
-from bot.wiring import heap
+from bot.wiring.database import prepare_database
 
 log = logging.getLogger("sabai.app")
-
-
-def keep_response_types() -> tuple[type, ...]:
-    """Build aiogram's response models for the methods Sabai calls, and keep them.
-
-    aiogram makes `Response[T]` per call; pydantic caches these generic models only
-    weakly, so the garbage collector drops them and each rebuild costs milliseconds of
-    schema work in the middle of handling an update. Holding them keeps the cache warm.
-    """
-    from aiogram import methods
-    from aiogram.methods.base import Response
-
-    used = (
-        methods.GetMe,
-        methods.GetUpdates,
-        methods.SendMessage,
-        methods.EditMessageText,
-        methods.EditMessageReplyMarkup,
-        methods.AnswerCallbackQuery,
-        methods.DeleteMessage,
-        methods.SetMyCommands,
-        methods.DeleteMyCommands,
-        methods.SendPhoto,
-    )
-    return tuple(Response[method.__returning__] for method in used)  # type: ignore[name-defined]
 
 
 @dataclass
@@ -62,21 +35,7 @@ class App:
     dispatcher: Dispatcher
     library: Library
     signer_source: SignerSource
-    response_types: tuple[type, ...] = ()
     metrics: Metrics = field(default_factory=Metrics)
-
-
-async def prepare_database(
-    settings: Settings,
-) -> tuple[AsyncEngine, async_sessionmaker[AsyncSession]]:
-    """Migrate the database and load the areas on first start."""
-    await upgrade(settings.database_url)
-    engine = create_engine(settings.database_url)
-    sessions = session_factory(engine)
-    report = await ensure_areas(sessions)
-    if report is not None:
-        log.info("areas imported", extra={"areas": report.areas, "populations": report.populations})
-    return engine, sessions
 
 
 @asynccontextmanager
@@ -128,19 +87,7 @@ async def build_app(
         secret = {SECRET_ENV: settings.callback_secret} if settings.callback_secret else {}
         signer_source = SignerSource(sessions, secret)
         dispatcher = build_dispatcher(sessions, ctx, settings, library, signer_source, outer)
-        with heap.settled():
-            yield App(
-                settings,
-                engine,
-                sessions,
-                ctx,
-                bot,
-                dispatcher,
-                library,
-                signer_source,
-                keep_response_types(),
-                metrics,
-            )
+        yield App(settings, engine, sessions, ctx, bot, dispatcher, library, signer_source, metrics)
     finally:
         if redis is not None:
             await redis.aclose()

@@ -7,9 +7,13 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from bot.core.config import Settings
 from bot.wiring.app import App
+
+if TYPE_CHECKING:
+    from bot.wiring.scheduler import Scheduling
 
 log = logging.getLogger("sabai.background")
 
@@ -17,11 +21,12 @@ log = logging.getLogger("sabai.background")
 @asynccontextmanager
 async def background(
     app: App, settings: Settings, *, force_sender: bool = False
-) -> AsyncIterator[None]:
+) -> AsyncIterator[Scheduling | None]:
     """Run the sender and the scheduler (each where the config says so) until exit.
 
     A sender whose rate budget another running sender would not share is refused
-    (SenderConflict) unless `force_sender`.
+    (SenderConflict) unless `force_sender`. Yields the scheduling, whose `is_leader` tells
+    whether this process runs the scheduler.
     """
     from aiogram.exceptions import TelegramAPIError
 
@@ -29,7 +34,7 @@ async def background(
     from bot.delivery.rate_limit import MemoryRateLimiter, RateLimiter, RateLimits, RedisRateLimiter
     from bot.delivery.sender import Sender
     from bot.delivery.sender_guard import SenderSlot, take_sender_slot
-    from bot.wiring.scheduler import build_scheduler
+    from bot.wiring.scheduler import Scheduling
     from bot.wiring.stalled_alerts import finish_stalled_alerts
 
     stop = asyncio.Event()
@@ -63,7 +68,7 @@ async def background(
     # After the start-up resume above, so the two never work on the same alert at once.
     stalled_task = asyncio.create_task(finish_stalled_alerts(app, stop), name="sabai-stalled")
 
-    scheduler = None
+    scheduling: Scheduling | None = None
     if settings.run_scheduler:
 
         async def send_text(chat_id: int, text: str) -> None:
@@ -73,15 +78,15 @@ async def background(
             except TelegramAPIError as exc:
                 log.warning("digest not delivered: %s", type(exc).__name__)
 
-        scheduler = build_scheduler(
+        scheduling = Scheduling(
             settings, app.sessions, app.library, app.ctx.catalog, send_text=send_text
         )
-        scheduler.start()
+        await scheduling.start()
     try:
-        yield
+        yield scheduling
     finally:
-        if scheduler is not None:
-            scheduler.shutdown(wait=False)
+        if scheduling is not None:
+            await scheduling.stop()
         stop.set()
         for task in (sender_task, progress_task, stalled_task):
             if task is not None:

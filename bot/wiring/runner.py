@@ -10,14 +10,16 @@ import dataclasses
 import logging
 import signal
 import sys
+from pathlib import Path
 
 from bot.channels.telegram.client import EMULATOR_BOT_ID, emulator_token
 from bot.channels.telegram.polling import poll
 from bot.core.config import Settings
-from bot.core.db import PROJECT_DIR
 from bot.core.logging_setup import configure_logging
+from bot.wiring import heap
 from bot.wiring.app import App, build_app
 from bot.wiring.background import background
+from bot.wiring.scheduler import Scheduling
 
 log = logging.getLogger("sabai.run")
 
@@ -33,8 +35,9 @@ async def run(
     settings = dataclasses.replace(settings, run_sender=settings.run_sender and sender)
     chatting = chat and settings.uses_emulator
     if chatting:
-        # The terminal belongs to the conversation; logs go to a file beside the database.
-        log_path = PROJECT_DIR / "var" / "sabai.log"
+        # The terminal belongs to the conversation; logs go to a file under the current
+        # directory, like the default SQLite database.
+        log_path = Path.cwd() / "var" / "sabai.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("a", encoding="utf-8") as stream:
             configure_logging(settings.log_level, [settings.bot_token or ""], stream)
@@ -61,10 +64,13 @@ async def _run(
             api_url, token = settings.telegram_api, settings.bot_token
             log.info("connecting to the Bot API", extra={"api": api_url})
         app = await stack.enter_async_context(build_app(settings, token, api_url))
-        await stack.enter_async_context(background(app, settings, force_sender=force_sender))
+        scheduling = await stack.enter_async_context(
+            background(app, settings, force_sender=force_sender)
+        )
         if metrics_port is not None:
-            await _serve_ops(stack, app, settings, metrics_port)
+            await _serve_ops(stack, app, settings, metrics_port, scheduling)
         await register(app.bot, app.ctx.catalog)
+        heap.settle()  # everything loaded at start-up lives as long as the process
         polling = asyncio.create_task(
             poll(
                 app.dispatcher,
@@ -91,7 +97,11 @@ async def _run(
 
 
 async def _serve_ops(
-    stack: contextlib.AsyncExitStack, app: App, settings: Settings, port: int
+    stack: contextlib.AsyncExitStack,
+    app: App,
+    settings: Settings,
+    port: int,
+    scheduling: Scheduling | None,
 ) -> None:
     """Serve /healthz, /readyz and /metrics on telegram.listen's host at `port`."""
     from aiohttp import web
@@ -99,7 +109,7 @@ async def _serve_ops(
     from bot.core.config import split_listen
     from bot.wiring.webhook_run import ops_app
 
-    runner = web.AppRunner(ops_app(app, settings), access_log=None)
+    runner = web.AppRunner(ops_app(app, settings, scheduling), access_log=None)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
     host, _ = split_listen(settings.listen)

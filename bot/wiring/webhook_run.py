@@ -4,7 +4,6 @@ and /metrics on `telegram.listen` (worker i on its port + i)."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import signal
 
@@ -13,8 +12,10 @@ from aiohttp import web
 from bot.channels.telegram.client import emulator_token
 from bot.core.config import ConfigError, Settings, split_listen
 from bot.core.logging_setup import configure_logging
+from bot.wiring import heap
 from bot.wiring.app import App, build_app
 from bot.wiring.background import background
+from bot.wiring.scheduler import Scheduling
 
 log = logging.getLogger("sabai.run")
 
@@ -45,13 +46,15 @@ def bot_endpoint(settings: Settings) -> tuple[str, str]:
     return settings.bot_token, settings.telegram_api
 
 
-def ops_app(app: App, settings: Settings) -> web.Application:
+def ops_app(app: App, settings: Settings, scheduling: Scheduling | None) -> web.Application:
     """An aiohttp app with only /healthz, /readyz and /metrics (polling mode's --metrics-port)."""
     from bot.ops.health import Readiness
     from bot.ops.http import Ops, add_ops_routes
 
     served = web.Application()
     ops = Ops(Readiness(app.engine, settings.redis_url), app.metrics, app.sessions)
+    if scheduling is not None:
+        ops.is_leader = lambda: scheduling.is_leader
     add_ops_routes(served, ops)
     return served
 
@@ -73,9 +76,6 @@ async def serve_webhook(
     check_webhook_settings(settings, workers)
     secret = settings.webhook_secret
     assert secret is not None
-    if worker > 0:
-        # Until the scheduler is elected through the database, the first worker runs it.
-        settings = dataclasses.replace(settings, run_scheduler=False)
     host, port = split_listen(settings.listen)
     if stop is None:
         stop = asyncio.Event()
@@ -96,7 +96,9 @@ async def serve_webhook(
         await runner.setup()
         cleaned = False
         try:
-            async with background(app, settings, force_sender=force_sender):
+            async with background(app, settings, force_sender=force_sender) as scheduling:
+                if scheduling is not None:
+                    ops.is_leader = lambda: scheduling.is_leader
                 await web.TCPSite(runner, host, port + worker).start()
                 if worker == 0:
                     await register_commands(app.bot, app.ctx.catalog)
@@ -107,6 +109,7 @@ async def serve_webhook(
                     secret=secret,
                     max_connections=settings.webhook_max_connections,
                 )
+                heap.settle()
                 log.info("serving the webhook", extra={"worker": worker, "port": port + worker})
                 await stop.wait()
                 log.info("stopping: finishing the updates in hand", extra={"worker": worker})
