@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -39,6 +40,21 @@ return 0
 """
 
 
+def namespace(database_url: str, bot_id: int) -> str:
+    """The key prefix of one deployment's ledger: its database and bot, so that two
+    deployments (or two test databases) sharing a Redis never see each other's keys."""
+    digest = hashlib.sha256(database_url.encode()).hexdigest()[:12]
+    return f"sabai:{digest}:{bot_id}"
+
+
+async def forget_all(redis: Redis, prefix: str) -> int:
+    """Delete every lock and handled-update key under `prefix`; return how many there were."""
+    keys = [key async for key in redis.scan_iter(match=f"{prefix}:*", count=1000)]
+    if keys:
+        await redis.delete(*keys)
+    return len(keys)
+
+
 class LockTimeout(Exception):
     """The person's lock stayed taken for WAIT_LIMIT seconds."""
 
@@ -46,7 +62,7 @@ class LockTimeout(Exception):
 class UpdateLedger:
     """Per-person locks and handled update ids in one Redis, shared by all processes."""
 
-    def __init__(self, redis: Redis, prefix: str = "sabai", lease: float = LEASE) -> None:
+    def __init__(self, redis: Redis, prefix: str, lease: float = LEASE) -> None:
         self.redis = redis
         self.prefix = prefix
         self.lease = lease

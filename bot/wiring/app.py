@@ -62,10 +62,11 @@ async def build_app(
     if shared_turns:
         from redis.asyncio import Redis
 
-        from bot.ops.ledger import UpdateLedger
+        from bot.ops.ledger import UpdateLedger, namespace
 
         redis = Redis.from_url(settings.redis_url)
-        outer.append(PersonTurnMiddleware(UpdateLedger(redis), metrics))
+        ledger = UpdateLedger(redis, namespace(settings.database_url, bot.id))
+        outer.append(PersonTurnMiddleware(ledger, metrics))
     try:
         catalog = Catalog.load(default_language=settings.default_language)
         async with sessions() as session:

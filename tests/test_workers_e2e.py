@@ -1,0 +1,300 @@
+"""Three webhook workers on PostgreSQL and Redis, one killed with SIGKILL mid-run.
+
+The emulator posts its webhook to a small proxy in the test, which spreads the requests over
+the workers in turn, as the reverse proxy in deploy/ does. Checks what residents and operators
+would notice: every update answered exactly once, each resident's answers in order, nothing
+lost from the killed worker, the scheduler's course delivery made once, a clean SIGTERM stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import signal
+import socket
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+from redis.asyncio import Redis
+from sqlalchemy import func, select, text, update
+
+from bot.channels.telegram.client import EMULATOR_BOT_ID
+from bot.core.base import utcnow
+from bot.core.db import create_engine
+from bot.delivery.outbox import OUTBOX
+from bot.devtools.emulator import Emulator, EmulatorServer
+from bot.lessons.models import Course
+from bot.ops.ledger import forget_all, namespace
+from bot.wiring.workers import worker_command
+from tests.botkit import running_bot
+from tests.test_scheduler import course_with_members, until
+
+SECRET = "e2e-secret"
+REDIS_URL = os.environ.get("SABAI_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+PROJECT = Path(__file__).resolve().parent.parent
+RESIDENTS = range(8600, 8630)
+ROUNDS = 4  # each resident: /start, then /help, /start, /help ...
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` consecutive free loopback ports (worker i listens on the first + i)."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = int(probe.getsockname()[1])
+        if base + count < 65000 and all(_free(base + i) for i in range(count)):
+            return [base + i for i in range(count)]
+    raise RuntimeError("no free ports")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@asynccontextmanager
+async def spreading_proxy(ports: list[int]) -> AsyncIterator[int]:
+    """Forward each webhook request to the next worker; a dead worker's request fails (502),
+    so the emulator delivers it again, as Telegram does behind a proxy."""
+    turn = itertools.cycle(ports)
+    client = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+
+    async def forward(request: web.Request) -> web.Response:
+        body = await request.read()
+        headers = {
+            k: v for k, v in request.headers.items() if k.lower().startswith(("x-", "content-"))
+        }
+        try:
+            async with client.post(
+                f"http://127.0.0.1:{next(turn)}{request.path}", data=body, headers=headers
+            ) as answer:
+                return web.Response(status=answer.status, body=await answer.read())
+        except (aiohttp.ClientError, TimeoutError):
+            return web.Response(status=502)
+
+    app = web.Application()
+    app.router.add_post("/telegram", forward)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield int(runner.addresses[0][1])
+    finally:
+        await runner.cleanup()
+        await client.close()
+
+
+@pytest.fixture
+def pg_url(db_url: str) -> str:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("several workers share one PostgreSQL; SQLite is for one process")
+    return db_url
+
+
+@contextmanager
+def started_workers(
+    config: Path, env: dict[str, str], count: int, logs: Path
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """`sabai run --webhook --worker I` for I in 0..count-1; killed if still running at exit."""
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+        for index in range(count):
+            with (logs / f"worker{index}.log").open("wb") as log:
+                workers.append(
+                    subprocess.Popen(
+                        worker_command(index, config),
+                        cwd=PROJECT,
+                        env=env,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
+        yield workers
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait(10)
+
+
+async def until_ready(client: aiohttp.ClientSession, port: int, seconds: float = 90) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while asyncio.get_running_loop().time() < deadline:
+        try:
+            async with client.get(f"http://127.0.0.1:{port}/readyz") as answer:
+                if answer.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"worker on port {port} never became ready")
+
+
+async def leader_port(client: aiohttp.ClientSession, ports: list[int]) -> int | None:
+    leaders = []
+    for port in ports:
+        try:
+            async with client.get(f"http://127.0.0.1:{port}/metrics") as answer:
+                if "sabai_scheduler_leader 1.0" in await answer.text():
+                    leaders.append(port)
+        except aiohttp.ClientError:
+            continue
+    assert len(leaders) <= 1, f"two scheduler leaders at once: {leaders}"
+    return leaders[0] if leaders else None
+
+
+async def until_leader(client: aiohttp.ClientSession, ports: list[int], seconds: float = 60) -> int:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while asyncio.get_running_loop().time() < deadline:
+        found = await leader_port(client, ports)
+        if found is not None:
+            return found
+        await asyncio.sleep(0.5)
+    raise AssertionError("no worker took over the scheduler")
+
+
+async def due_course(db_url: str) -> int:
+    """A group course whose first lesson fell due while no scheduler ran; return its id."""
+    async with running_bot(db_url) as h:
+        course = await course_with_members(h, 8700)
+        async with h.app.sessions.begin() as session:
+            await session.execute(
+                update(Course)
+                .where(Course.id == course.id)
+                .values(next_at=utcnow() - timedelta(hours=1))
+            )
+        return course.id
+
+
+def expected_reply(kind: str, text: str) -> bool:
+    return ("Sabai" in text) if kind == "/start" else ("Sabai" not in text)
+
+
+async def test_three_workers_one_killed_answer_every_update_once_in_order(
+    pg_url: str, tmp_path: Path
+) -> None:
+    course_id = await due_course(pg_url)
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        await forget_all(redis, namespace(pg_url, EMULATOR_BOT_ID))
+    except OSError:
+        pytest.skip("Redis is not reachable on 127.0.0.1:6379")
+    ports = free_ports(3)
+    emulator = Emulator(bot_id=EMULATOR_BOT_ID)
+    for uid in RESIDENTS:
+        emulator.add_user(uid, first_name="Resident")
+    async with (
+        EmulatorServer(emulator) as server,
+        spreading_proxy(ports) as proxy,
+        aiohttp.ClientSession() as client,
+    ):
+        config = tmp_path / "config.toml"
+        config.write_text(
+            "[telegram]\n"
+            f'webhook_url = "http://127.0.0.1:{proxy}/telegram"\n'
+            f'listen = "127.0.0.1:{ports[0]}"\n'
+            "[sending]\nrate_per_second = 200\n",
+            encoding="utf-8",
+        )
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("SABAI_")},
+            "SABAI_DATABASE_URL": pg_url,
+            "SABAI_REDIS_URL": REDIS_URL,
+            "SABAI_TELEGRAM_API": server.base_url,
+            "SABAI_WEBHOOK_SECRET": SECRET,
+            "SABAI_LOG_LEVEL": "WARNING",
+        }
+        with started_workers(config, env, 3, tmp_path) as workers:
+            for port in ports:
+                await until_ready(client, port)
+            first_leader = await until_leader(client, ports)
+
+            async def delivered_once() -> bool:
+                return (await course_next_index(pg_url, course_id)) == 1
+
+            await until(delivered_once, 30)
+            # Interleaved: every resident's first update, then every resident's second...
+            for round_ in range(ROUNDS):
+                for uid in RESIDENTS:
+                    emulator.send_text(uid, "/start" if round_ % 2 == 0 else "/help")
+            total = len(RESIDENTS) * ROUNDS
+
+            def a_third_delivered() -> bool | None:
+                return True if emulator.state.delivered_upto >= total // 3 else None
+
+            assert await emulator.wait_until(a_third_delivered, 60)
+            victim = ports.index(first_leader)
+            workers[victim].send_signal(signal.SIGKILL)
+            workers[victim].wait(10)
+
+            def all_acknowledged() -> bool | None:
+                return True if not emulator.state.pending else None
+
+            assert await emulator.wait_until(all_acknowledged, 120), "updates left unanswered"
+            await asyncio.sleep(1.0)
+            for uid in RESIDENTS:
+                replies = [m.text for m in emulator.messages(uid) if not m.deleted]
+                kinds = ["/start" if r % 2 == 0 else "/help" for r in range(ROUNDS)]
+                assert len(replies) >= ROUNDS, (uid, replies)
+                # One answer per update, in the order the resident sent them.
+                assert len(replies) == ROUNDS, (uid, replies)
+                for kind, reply in zip(kinds, replies, strict=True):
+                    assert expected_reply(kind, reply), (uid, kind, reply)
+            alive = [p for i, p in enumerate(ports) if i != victim]
+            await until_leader(client, alive, 60)
+            # The new leader rebuilt the course job from the database and did not deliver again.
+            assert await course_next_index(pg_url, course_id) == 1
+            assert await outbox_rows(pg_url) == 2
+            for index, worker in enumerate(workers):
+                if index != victim:
+                    worker.send_signal(signal.SIGTERM)
+            for index, worker in enumerate(workers):
+                if index != victim:
+                    assert worker.wait(12) == 0
+            assert await advisory_locks(pg_url) == 0
+            leftover = [k async for k in redis.scan_iter(match="*:lock:p86*")]
+            assert leftover == []
+    await redis.aclose()
+
+
+async def course_next_index(db_url: str, course_id: int) -> int:
+    engine = create_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            index = await conn.scalar(select(Course.next_index).where(Course.id == course_id))
+    finally:
+        await engine.dispose()
+    return int(index or 0)
+
+
+async def outbox_rows(db_url: str) -> int:
+    engine = create_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            count = await conn.scalar(select(func.count()).select_from(OUTBOX))
+    finally:
+        await engine.dispose()
+    return int(count or 0)
+
+
+async def advisory_locks(db_url: str) -> int:
+    engine = create_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            count = await conn.scalar(
+                text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")
+            )
+    finally:
+        await engine.dispose()
+    return int(count or 0)
