@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import subprocess
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import timedelta
@@ -63,36 +64,73 @@ def _free(port: int) -> bool:
     return True
 
 
-@asynccontextmanager
-async def spreading_proxy(ports: list[int]) -> AsyncIterator[int]:
-    """Forward each webhook request to the next worker; a dead worker's request fails (502),
-    so the emulator delivers it again, as Telegram does behind a proxy."""
-    turn = itertools.cycle(ports)
-    client = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+class SpreadingProxy:
+    """Forward each webhook request to the next worker, as the reverse proxy in deploy/ does.
 
-    async def forward(request: web.Request) -> web.Response:
+    A dead worker's request fails (502), so the emulator delivers it again, as Telegram does.
+    Every DUPLICATE_EVERY-th request also goes to a second worker at the same moment (a
+    duplicate delivery of one update_id). `kill_in_hand` kills a worker with SIGKILL just
+    after a request reached it, so it dies with an update in hand, not yet acknowledged.
+    """
+
+    DUPLICATE_EVERY = 7
+
+    def __init__(self, ports: list[int]) -> None:
+        self.ports = ports
+        self.turn = itertools.cycle(ports)
+        self.count = 0
+        self.failed = 0
+        self.victim: tuple[int, subprocess.Popen[bytes]] | None = None
+        self.killed_in_hand = 0
+        self.client = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+
+    def kill_in_hand(self, port: int, worker: subprocess.Popen[bytes]) -> None:
+        self.victim = (port, worker)
+
+    async def forward(self, request: web.Request) -> web.Response:
         body = await request.read()
         headers = {
             k: v for k, v in request.headers.items() if k.lower().startswith(("x-", "content-"))
         }
-        try:
-            async with client.post(
-                f"http://127.0.0.1:{next(turn)}{request.path}", data=body, headers=headers
-            ) as answer:
-                return web.Response(status=answer.status, body=await answer.read())
-        except (aiohttp.ClientError, TimeoutError):
-            return web.Response(status=502)
+        self.count += 1
+        targets = [next(self.turn)]
+        if self.count % self.DUPLICATE_EVERY == 0:
+            targets.append(next(self.turn))
+        answers = await asyncio.gather(
+            *(self._post(port, request.path, body, headers) for port in targets)
+        )
+        status = 200 if 200 in answers else 502
+        if status != 200:
+            self.failed += 1
+        return web.Response(status=status, body=b"{}", content_type="application/json")
 
+    async def _post(self, port: int, path: str, body: bytes, headers: dict[str, str]) -> int:
+        if self.victim is not None and self.victim[0] == port:
+            worker, self.victim = self.victim[1], None
+            asyncio.get_running_loop().call_later(0.003, worker.send_signal, signal.SIGKILL)
+            self.killed_in_hand += 1
+        try:
+            url = f"http://127.0.0.1:{port}{path}"
+            async with self.client.post(url, data=body, headers=headers) as answer:
+                await answer.read()
+                return answer.status
+        except (aiohttp.ClientError, TimeoutError):
+            return 502
+
+
+@asynccontextmanager
+async def spreading_proxy(ports: list[int]) -> AsyncIterator[tuple[int, SpreadingProxy]]:
+    proxy = SpreadingProxy(ports)
     app = web.Application()
-    app.router.add_post("/telegram", forward)
+    app.router.add_post("/telegram", proxy.forward)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     try:
-        yield int(runner.addresses[0][1])
+        yield int(runner.addresses[0][1]), proxy
     finally:
         await runner.cleanup()
-        await client.close()
+        await proxy.client.close()
 
 
 @pytest.fixture
@@ -196,13 +234,13 @@ async def test_three_workers_one_killed_answer_every_update_once_in_order(
         emulator.add_user(uid, first_name="Resident")
     async with (
         EmulatorServer(emulator) as server,
-        spreading_proxy(ports) as proxy,
+        spreading_proxy(ports) as (proxy_port, proxy),
         aiohttp.ClientSession() as client,
     ):
         config = tmp_path / "config.toml"
         config.write_text(
             "[telegram]\n"
-            f'webhook_url = "http://127.0.0.1:{proxy}/telegram"\n'
+            f'webhook_url = "http://127.0.0.1:{proxy_port}/telegram"\n'
             f'listen = "127.0.0.1:{ports[0]}"\n'
             "[sending]\nrate_per_second = 200\n",
             encoding="utf-8",
@@ -235,14 +273,21 @@ async def test_three_workers_one_killed_answer_every_update_once_in_order(
 
             assert await emulator.wait_until(a_third_delivered, 60)
             victim = ports.index(first_leader)
-            workers[victim].send_signal(signal.SIGKILL)
-            workers[victim].wait(10)
+            proxy.kill_in_hand(first_leader, workers[victim])
+
+            def killed() -> bool | None:
+                return True if workers[victim].poll() is not None else None
+
+            assert await emulator.wait_until(killed, 30)
+            assert proxy.killed_in_hand == 1
 
             def all_acknowledged() -> bool | None:
                 return True if not emulator.state.pending else None
 
             assert await emulator.wait_until(all_acknowledged, 120), "updates left unanswered"
             await asyncio.sleep(1.0)
+            # The update in the killed worker's hand, and those sent to it since, came again.
+            assert proxy.failed >= 1
             for uid in RESIDENTS:
                 replies = [m.text for m in emulator.messages(uid) if not m.deleted]
                 kinds = ["/start" if r % 2 == 0 else "/help" for r in range(ROUNDS)]
@@ -256,12 +301,14 @@ async def test_three_workers_one_killed_answer_every_update_once_in_order(
             # The new leader rebuilt the course job from the database and did not deliver again.
             assert await course_next_index(pg_url, course_id) == 1
             assert await outbox_rows(pg_url) == 2
+            stopping = time.monotonic()
             for index, worker in enumerate(workers):
                 if index != victim:
                     worker.send_signal(signal.SIGTERM)
             for index, worker in enumerate(workers):
                 if index != victim:
                     assert worker.wait(12) == 0
+            assert time.monotonic() - stopping < 10
             assert await advisory_locks(pg_url) == 0
             leftover = [k async for k in redis.scan_iter(match="*:lock:p86*")]
             assert leftover == []
@@ -298,3 +345,59 @@ async def advisory_locks(db_url: str) -> int:
     finally:
         await engine.dispose()
     return int(count or 0)
+
+
+def start_supervisor(
+    config: Path, env: dict[str, str], count: int, log_path: Path
+) -> subprocess.Popen[bytes]:
+    """`sabai run --webhook --workers count`, as an operator starts it."""
+    command = [*worker_command(0, config)[:5], "run", "--webhook", "--workers", str(count)]
+    with log_path.open("wb") as log:
+        return subprocess.Popen(command, cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+async def test_workers_option_starts_n_workers_and_stops_them_on_sigterm(
+    pg_url: str, tmp_path: Path
+) -> None:
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        await forget_all(redis, namespace(pg_url, EMULATOR_BOT_ID))
+    except OSError:
+        pytest.skip("Redis is not reachable on 127.0.0.1:6379")
+    finally:
+        await redis.aclose()
+    ports = free_ports(2)
+    emulator = Emulator(bot_id=EMULATOR_BOT_ID)
+    async with EmulatorServer(emulator) as server, aiohttp.ClientSession() as client:
+        config = tmp_path / "config.toml"
+        config.write_text(
+            "[telegram]\n"
+            f'webhook_url = "http://127.0.0.1:{ports[0]}/telegram"\n'
+            f'listen = "127.0.0.1:{ports[0]}"\n',
+            encoding="utf-8",
+        )
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("SABAI_")},
+            "SABAI_DATABASE_URL": pg_url,
+            "SABAI_REDIS_URL": REDIS_URL,
+            "SABAI_TELEGRAM_API": server.base_url,
+            "SABAI_WEBHOOK_SECRET": SECRET,
+        }
+        supervisor = start_supervisor(config, env, 2, tmp_path / "supervisor.log")
+        try:
+            for port in ports:
+                await until_ready(client, port)
+            emulator.add_user(8801, first_name="Mitu")
+            emulator.send_text(8801, "/start")
+            [welcome] = await emulator.wait_for_messages(8801, count=1, timeout=30)
+            assert "Sabai" in welcome.text
+            supervisor.send_signal(signal.SIGTERM)
+            assert supervisor.wait(15) == 0
+            for port in ports:
+                with pytest.raises(aiohttp.ClientError):
+                    async with client.get(f"http://127.0.0.1:{port}/healthz"):
+                        pass
+        finally:
+            if supervisor.poll() is None:
+                supervisor.terminate()
+                supervisor.wait(15)

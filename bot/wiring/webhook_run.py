@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 
 from aiohttp import web
@@ -22,6 +23,7 @@ log = logging.getLogger("sabai.run")
 # Seconds a stopping worker gives the updates in hand before it cancels them (unanswered,
 # so Telegram delivers them again); the rest of the 10 s goes to the sender and the locks.
 GRACE_SECONDS = 5.0
+ORPHAN_CHECK_SECONDS = 1.0
 
 
 def check_webhook_settings(settings: Settings, workers: int) -> None:
@@ -68,11 +70,6 @@ async def serve_webhook(
     force_sender: bool = False,
 ) -> int:
     """Serve the webhook until SIGTERM/SIGINT (or `stop`); return the exit status."""
-    from bot.channels.telegram.webhook import register_webhook, webhook_app, webhook_path
-    from bot.ops.health import Readiness
-    from bot.ops.http import Ops, add_ops_routes
-    from handlers.commands import register_commands
-
     check_webhook_settings(settings, workers)
     secret = settings.webhook_secret
     assert secret is not None
@@ -82,6 +79,37 @@ async def serve_webhook(
         loop = asyncio.get_running_loop()
         for number in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(number, stop.set)
+    orphan_watch = asyncio.create_task(_stop_when_orphaned(stop))
+    try:
+        return await _serve(settings, secret, host, port, worker, stop, force_sender)
+    finally:
+        orphan_watch.cancel()
+
+
+async def _stop_when_orphaned(stop: asyncio.Event) -> None:
+    """Stop when the process that started this one is gone (`--workers` was killed)."""
+    parent = os.getppid()
+    while not stop.is_set():
+        await asyncio.sleep(ORPHAN_CHECK_SECONDS)
+        if os.getppid() != parent:
+            log.warning("the process that started this worker is gone: stopping")
+            stop.set()
+
+
+async def _serve(
+    settings: Settings,
+    secret: str,
+    host: str,
+    port: int,
+    worker: int,
+    stop: asyncio.Event,
+    force_sender: bool,
+) -> int:
+    from bot.channels.telegram.webhook import register_webhook, webhook_app, webhook_path
+    from bot.ops.health import Readiness
+    from bot.ops.http import Ops, add_ops_routes
+    from handlers.commands import register_commands
+
     token, api_url = bot_endpoint(settings)
     async with build_app(settings, token, api_url, shared_turns=bool(settings.redis_url)) as app:
         served = webhook_app(
