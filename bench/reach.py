@@ -260,8 +260,9 @@ async def main() -> int:
 async def measure(sessions: async_sessionmaker[AsyncSession], repeat: int) -> int:
     from bot.areas.tree import load_index
     from bot.reach.activity import refresh
+    from bot.reach.figures import Period
     from bot.reach.missing import missing_report
-    from bot.reach.report import Period, reach_report
+    from bot.reach.report import reach_report
 
     period = Period.ending(NOW, days=30, tz=TZ)
     async with sessions() as session:

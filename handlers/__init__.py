@@ -25,6 +25,7 @@ from handlers import (
     staff,
     trainer,
     trainer_register,
+    unlisted,
 )
 from handlers.middlewares import ChatOrderMiddleware, ConversationMiddleware, UpdateLogMiddleware
 from handlers.roles_filter import StaffMiddleware
@@ -39,6 +40,7 @@ STAFF_DESK_COMMANDS = (
     *alerts.COMMANDS,
     *coordinator.COMMANDS,
     *trainer_register.COMMANDS,
+    *unlisted.COMMANDS,
 )
 STAFF_DESK_PREFIXES = (staff.CALLBACK_PREFIX, trainer.PREFIX, ALERT_PREFIX, trainer_register.PREFIX)
 
@@ -73,8 +75,13 @@ def build_dispatcher(
                 staff.build_tools_router(),
                 trainer.build_router(library, sessions),
                 alerts.build_router(sessions),
-                coordinator.build_router(settings.small_count_k),
+                coordinator.build_router(
+                    settings.small_count_k,
+                    settings.reach_target_per_10000,
+                    settings.reach_priority_tags,
+                ),
                 trainer_register.build_router(),
+                unlisted.build_router(sessions, settings.small_count_k),
             ),
             commands=STAFF_DESK_COMMANDS,
             prefixes=STAFF_DESK_PREFIXES,

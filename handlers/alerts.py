@@ -168,6 +168,7 @@ async def _queue(
             known_area=lambda code: ctx.tree.get(code) is not None,
             staff=staff,
             progress=progress,
+            index=ctx.index,
         )
     except AlertError as exc:
         return Reply(toast=ctx.catalog.text(language, exc.key, **exc.params), alert=True), None

@@ -25,7 +25,9 @@ from handlers.roles_filter import HasRole
 COMMANDS = ("reach", "missing")
 
 
-def build_router(small_count_k: int = DEFAULT_K) -> Router:
+def build_router(
+    small_count_k: int = DEFAULT_K, target: float | None = None, priority: tuple[str, ...] = ()
+) -> Router:
     """Build the coordinators' reach router (include it before the residents' router)."""
     router = Router(name="coordinator_reach")
     # Cheap filters first: roles are looked up only for these two commands.
@@ -40,7 +42,7 @@ def build_router(small_count_k: int = DEFAULT_K) -> Router:
         staff: Staff,
         out: Outgoing,
     ) -> None:
-        result = await _report(conversation, staff, command, suppressor)
+        result = await _report(conversation, staff, command, suppressor, target, priority)
         # The text first (it fits one screen), then the chart with its legend as caption.
         out.message(message.chat.id, result.text)
         if result.image is not None:
@@ -50,7 +52,12 @@ def build_router(small_count_k: int = DEFAULT_K) -> Router:
 
 
 async def _report(
-    conversation: Conversation, staff: Staff, command: CommandObject, suppressor: Suppressor
+    conversation: Conversation,
+    staff: Staff,
+    command: CommandObject,
+    suppressor: Suppressor,
+    target: float | None,
+    priority: tuple[str, ...],
 ) -> ChatReport:
     ctx = conversation.ctx
     language = staff_language(conversation)
@@ -67,5 +74,5 @@ async def _report(
         return ChatReport(ctx.catalog.text(language, "reach.outside_scope"))
     args = (conversation.session, code, utcnow(), ctx.tz, ctx.catalog, language, suppressor)
     if command.command == "reach":
-        return await reach_chat(*args)
-    return await missing_chat(*args, ctx.index)
+        return await reach_chat(*args, target)
+    return await missing_chat(*args, ctx.index, target, priority)

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.core.base import utcnow
 from bot.residents.conversation import Context, Conversation
 from bot.residents.sender_lookup import load_sender
-from bot.residents.service import TelegramUser
+from bot.residents.service import ResidentService, TelegramUser
 from handlers.render import Outgoing
 
 log = logging.getLogger("sabai.updates")
@@ -102,6 +102,8 @@ class ConversationMiddleware(BaseMiddleware):
             if user is not None and not user.is_bot:
                 sender = await load_sender(session, user.id, now)
                 resident = sender.resident
+                if resident is not None and _acts(event):
+                    ResidentService(session).reachable_again(resident)
                 composing_text = sender.composing_text
             data["session"] = session
             data["language"] = self.ctx.catalog.resolve(resident.language if resident else None)
@@ -135,3 +137,10 @@ def _marker(conversation: Conversation) -> Callable[[], Awaitable[None]]:
         await conversation.finish()
 
     return mark
+
+
+def _acts(event: TelegramObject) -> bool:
+    """A message or a button tap: the person is there to be reached (not a status change)."""
+    return isinstance(event, Update) and (
+        event.message is not None or event.callback_query is not None
+    )

@@ -96,7 +96,7 @@ async def _answer(
 
     if fields[0] == "x":
         return said("register.cancelled")
-    if fields[0] != "ok":
+    if fields[0] not in ("ok", "ag"):
         if not staff.can(Role.TRAINER, fields[0]):
             return said("register.not_allowed")
         return await _step(conversation, language, fields)
@@ -106,7 +106,7 @@ async def _answer(
     today = conversation.now.astimezone(ctx.tz).date()
     await register_person(
         conversation.session,
-        replace(person, attended_on=today),
+        replace(person, attended_on=today, again=fields[0] == "ag"),
         staff.pseudonym,
         ctx.tz,
         conversation.now,
@@ -167,5 +167,6 @@ async def _step(conversation: Conversation, language: str, fields: list[str]) ->
         return Screen(t("register.cancelled"))
     language_name = catalog.raw(person.language, LANGUAGE_KEYS[person.language])
     confirm = (Option(t("register.agree"), PREFIX + "ok:" + ":".join(fields)),)
+    again = (Option(t("register.agree_again"), PREFIX + "ag:" + ":".join(fields)),)
     text = t("register.confirm", place=place, lang_name=language_name)
-    return Screen(text, (confirm, cancel))
+    return Screen(text, (confirm, again, cancel))

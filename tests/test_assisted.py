@@ -12,8 +12,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cli import reach as cli_reach
+from bot.reach.figures import Period
 from bot.reach.models import Attendance
-from bot.reach.report import Period, reach_report
+from bot.reach.report import reach_report
 from bot.residents.assisted import AlreadyImported, ImportRejected, import_attendance
 from bot.residents.models import Event, Resident
 from bot.staff.roles import Role, grant_role

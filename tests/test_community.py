@@ -50,11 +50,27 @@ async def test_community_and_feedback(
             kinds = (
                 await session.scalars(select(Event.kind).where(Event.subject == resident.pseudonym))
             ).all()
-            assert EventKind.FEEDBACK_GIVEN.value in kinds
+            # The feedback event names only the area and the day, never the resident.
+            assert EventKind.FEEDBACK_GIVEN.value not in kinds
+            given = (
+                await session.execute(
+                    select(Event.subject, Event.area_code, Event.at).where(
+                        Event.kind == EventKind.FEEDBACK_GIVEN.value
+                    )
+                )
+            ).all()
+            assert [(s, a, (at.hour, at.minute)) for s, a, at in given] == [
+                (None, "605865", (0, 0))
+            ]
+            # One item in Kulaura (fewer than k): Maulvibazar's coordinator sees it folded into
+            # Maulvibazar, Kulaura's sees it as Kulaura's; dates cut to the week.
             items = await recent_feedback(session, ["6058"], utcnow() - timedelta(days=7))
             assert [(i.area_name_en, i.text) for i in items] == [
-                ("Kulaura", "Teach us about flood shelters")
+                ("Maulvibazar", "Teach us about flood shelters")
             ]
+            assert items[0].at.weekday() == 0 and items[0].at.hour == 0
+            kulaura = await recent_feedback(session, ["605865"], utcnow() - timedelta(days=7))
+            assert [i.area_name_en for i in kulaura] == ["Kulaura"]
             assert await recent_feedback(session, ["6091"], utcnow() - timedelta(days=7)) == []
 
 

@@ -29,9 +29,10 @@ from bot.reach.activity import (
     masks,
     refresh,
 )
+from bot.reach.figures import Figures, Period
 from bot.reach.models import ReachActionDay, ReachState
 from bot.reach.render import reach_csv, reach_document
-from bot.reach.report import Figures, Period, figures_by_group, reach_report
+from bot.reach.report import figures_by_group, reach_report
 from bot.reach.suppression import Suppressor
 from bot.residents.assisted import AssistedPerson, register_person
 from bot.residents.events import EventKind, record_for
@@ -174,7 +175,7 @@ async def test_figures_roll_up_the_hierarchy(
 
 
 async def test_unknown_area_code(sessions: async_sessionmaker[AsyncSession]) -> None:
-    from bot.reach.report import UnknownArea
+    from bot.reach.figures import UnknownArea
 
     async with sessions() as session:
         with pytest.raises(UnknownArea):
@@ -388,7 +389,7 @@ async def test_reach_outputs_suppress_small_counts(
         report = await reach_report(session, KULAURA, period(True))
     s = Suppressor(5)
     document = reach_document(report, s)
-    assert document["schema"] == "sabai.reach/1"
+    assert document["schema"] == "sabai.reach/2"
     area = document["area"]
     # Every count is below 5 here: shown nowhere, flagged everywhere, rates withheld.
     assert area["registered"] is None and area["suppressed"]["registered"] is True

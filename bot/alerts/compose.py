@@ -30,11 +30,11 @@ from bot.alerts.service import (
     AlertError,
     AlertSpec,
     AlertStatus,
-    count_recipients,
     delivery_time,
     fallback_note_languages,
     message_screens,
     minimal_areas,
+    recipient_split,
     validate,
 )
 from bot.areas.search import AreaIndex
@@ -399,9 +399,10 @@ class Composer:
         """The alert exactly as residents will see it per language, then what and how many."""
         spec = self.spec_of(draft)
         screens = list(message_screens(self.catalog, spec, self.tz, f"{PREFIX}pv").values())
-        count = await count_recipients(
-            self.session, spec.topic, minimal_areas(spec.area_codes), spec.urgency
+        split = await recipient_split(
+            self.session, spec.topic, minimal_areas(spec.area_codes), spec.urgency, self.index
         )
+        count = split.total
         deliver_at = delivery_time(spec, self.tz, self.quiet)
         if deliver_at <= self.now:
             when = self.t("alerts.when_now")
@@ -423,6 +424,19 @@ class Composer:
             until=format_when(spec.expires_at, self.language, self.tz) if spec.expires_at else "",
             count=html.escape(Suppressor(self.k).count(count).text(self.language)),
             note=note,
+        )
+        # Who is reached and why, suppressed like the total.
+        shown = Suppressor(self.k)
+        summary += "\n" + self.t(
+            "alerts.recipients_split",
+            **{
+                name: html.escape(shown.count(n).text(self.language))
+                for name, n in (
+                    ("inside", split.inside),
+                    ("wider", split.wider),
+                    ("typed", split.typed),
+                )
+            },
         )
         buttons = (
             Option(self.t("alerts.confirm"), f"{PREFIX}ok"),

@@ -2,8 +2,11 @@
 
 An alert is a row in `alerts` plus one outbox row per recipient (job "alert:<id>"), in the
 resident's language when the coordinator wrote one, else in Bangla. Recipients are consenting,
-reachable residents whose area lies in (or below) one of the alert's areas and who have not
-turned the alert's topic off. Urgent alerts go out at once, quiet hours or not, ahead of other
+reachable residents whose area lies in (or below) one of the alert's areas, or who chose only
+a wider area containing one of them (an upazila, not knowing their union: for safety, a few
+too many is better than one missed), or whose area is not listed but whose typed words name
+a district or upazila that meets the alert's areas; and who have not turned the alert's topic
+off. Urgent alerts go out at once, quiet hours or not, ahead of other
 messages; normal ones wait for the end of quiet hours. An alert past its validity is never
 sent (the outbox drops expired rows). Delivery events come from the sender (ALERT_DELIVERED /
 ALERT_FAILED by job kind); acknowledgements are recorded here. No aiogram in this module.
@@ -18,13 +21,15 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, delete, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, delete, exists, false, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.alerts.models import Alert, AlertAck, ResidentTopic
 from bot.alerts.queueing import QUEUEING as QUEUEING
 from bot.alerts.queueing import claim_stalled, with_heartbeat
+from bot.areas.search import AreaIndex
+from bot.areas.tree import load_index
 from bot.core.base import utcnow
 from bot.core.i18n import LANGUAGES, Catalog, format_when
 from bot.core.screens import Option, Screen, rows_of
@@ -38,9 +43,9 @@ from bot.delivery.outbox import (
     Status,
     active_recipients,
     cancel_job,
-    count_reachable,
     enqueue_for_recipients,
     job_progress,
+    reachable,
 )
 from bot.lessons.pushes import QuietHours, out_of_quiet
 from bot.residents.events import EventKind, record
@@ -138,23 +143,134 @@ def validate(
         raise AlertError("alerts.expires_before_send")
 
 
-def audience(topic: str, area_codes: Sequence[str], urgency: str) -> list[ColumnElement[bool]]:
-    """Conditions on residents: in (or below) one of the areas and, unless the alert is
-    urgent, not opted out of its topic (urgent alerts reach everyone in the area)."""
-    in_areas = or_(*(Resident.area_code.startswith(code, autoescape=True) for code in area_codes))
+def ancestors(area_codes: Sequence[str]) -> list[str]:
+    """Every area above the given ones (division, district, upazila), nearest last."""
+    return sorted({code[:n] for code in area_codes for n in (2, 4, 6) if n < len(code)})
+
+
+def typed_words() -> ColumnElement[str]:
+    """A resident's words for an unlisted area as they are grouped (trimmed, lower case)."""
+    return func.lower(func.trim(func.coalesce(Resident.area_unlisted_text, "")))
+
+
+def _inside(area_codes: Sequence[str]) -> ColumnElement[bool]:
+    return or_(*(Resident.area_code.startswith(code, autoescape=True) for code in area_codes))
+
+
+def _wider(area_codes: Sequence[str]) -> ColumnElement[bool]:
+    above = ancestors(area_codes)
+    return Resident.area_code.in_(above) if above else false()
+
+
+def _by_words(words: Sequence[str]) -> ColumnElement[bool]:
+    if not words:
+        return false()
+    return and_(Resident.area_code.is_(None), typed_words().in_(sorted(set(words))))
+
+
+def audience(
+    topic: str, area_codes: Sequence[str], urgency: str, words: Sequence[str] = ()
+) -> list[ColumnElement[bool]]:
+    """Conditions on residents: in (or below) one of the areas, in an area containing one of
+    them, or not listed with `words` naming a place there; and, unless the alert is urgent,
+    not opted out of its topic (urgent alerts reach everyone in the area)."""
+    where = or_(_inside(area_codes), _wider(area_codes), _by_words(words))
     if urgency == URGENT_URGENCY:
-        return [in_areas]
+        return [where]
     opted_out = exists().where(
         ResidentTopic.resident_id == Resident.id, ResidentTopic.topic == topic
     )
-    return [in_areas, ~opted_out]
+    return [where, ~opted_out]
+
+
+# Typed words must name a place this surely (see bot.reach.missing.attributed).
+WORDS_SCORE = 0.9
+WORDS_CANDIDATES = 8
+UPAZILA_LENGTH = 6
+
+
+def places_named(index: AreaIndex, words: str) -> list[str]:
+    """The districts or upazilas the words name surely enough (namesakes equally good: all).
+
+    A union named (or matched with its upazila named too, "Baro Haor, Kulaura") stands for
+    its upazila; a division is too wide to stand for anyone's place.
+    """
+    matches = index.search(words, limit=WORDS_CANDIDATES) if words.strip() else []
+    if not matches or not (matches[0].exact or matches[0].score >= WORDS_SCORE):
+        return []
+    best = (matches[0].exact, matches[0].score)
+    tied = [m.code for m in matches if (m.exact, m.score) == best]
+    if len(tied) == WORDS_CANDIDATES:
+        return []
+    return sorted({code[:UPAZILA_LENGTH] for code in tied if len(code) > 2})
+
+
+def meets(code: str, area_codes: Sequence[str]) -> bool:
+    """Whether an area lies in one of the areas or contains one of them."""
+    return any(code.startswith(c) or c.startswith(code) for c in area_codes)
+
+
+async def words_for(
+    session: AsyncSession, area_codes: Sequence[str], index: AreaIndex | None = None
+) -> list[str]:
+    """What residents with an unlisted area typed that names a place meeting the areas."""
+    typed = list(
+        await session.scalars(
+            select(typed_words())
+            .where(Resident.area_code.is_(None), Resident.consent_at.is_not(None))
+            .distinct()
+        )
+    )
+    typed = [w for w in typed if w]
+    if not typed:
+        return []
+    index = index or await load_index(session)
+    return [w for w in typed if any(meets(c, area_codes) for c in places_named(index, w))]
+
+
+@dataclass(frozen=True)
+class RecipientSplit:
+    """Who an alert would reach now: in the chosen areas, in a wider area, by typed words."""
+
+    inside: int
+    wider: int
+    typed: int
+
+    @property
+    def total(self) -> int:
+        return self.inside + self.wider + self.typed
+
+
+async def recipient_split(
+    session: AsyncSession,
+    topic: str,
+    area_codes: Sequence[str],
+    urgency: str,
+    index: AreaIndex | None = None,
+    *,
+    words: Sequence[str] | None = None,
+) -> RecipientSplit:
+    """How many residents an alert would reach now, by why they are reached."""
+    codes = minimal_areas(area_codes)
+    if words is None:
+        words = await words_for(session, codes, index)
+    inside, wider = _inside(codes), _wider(codes)
+    kind = case((inside, 0), (wider, 1), else_=2)
+    query = (
+        select(kind, func.count())
+        .select_from(Resident)
+        .where(*reachable(), *audience(topic, codes, urgency, words))
+        .group_by(kind)
+    )
+    found = {int(k): int(n) for k, n in await session.execute(query)}
+    return RecipientSplit(found.get(0, 0), found.get(1, 0), found.get(2, 0))
 
 
 async def count_recipients(
     session: AsyncSession, topic: str, area_codes: Sequence[str], urgency: str
 ) -> int:
     """How many residents an alert would reach now (the same filter the outbox stream uses)."""
-    return await count_reachable(session, *audience(topic, area_codes, urgency))
+    return (await recipient_split(session, topic, area_codes, urgency)).total
 
 
 # -- what residents see -----------------------------------------------------------------------
@@ -222,6 +338,8 @@ class Queued:
     alert_id: int
     recipients: int
     deliver_at: datetime
+    # Why they are reached, counted just before queueing (`recipients` is what was queued).
+    split: RecipientSplit | None = None
 
 
 async def create_alert(
@@ -235,6 +353,7 @@ async def create_alert(
     known_area: Callable[[str], bool],
     staff: Staff | None = None,
     progress: tuple[int, int, str] | None = None,
+    index: AreaIndex | None = None,
 ) -> Queued:
     """Record the alert (audited) and queue one message per recipient; return its id and reach.
 
@@ -277,10 +396,13 @@ async def create_alert(
         # One entry per area, so each area's coordinators see it under their scope.
         for code in codes:
             record_audit(session, actor, Act.ALERT_SENT, code, details)
+    async with sessions() as session:
+        words = await words_for(session, codes, index)
+        split = await recipient_split(session, spec.topic, codes, spec.urgency, words=words)
     total = await _fill(
-        sessions, catalog, tz, alert_id, replace(spec, area_codes=codes), deliver_at
+        sessions, catalog, tz, alert_id, replace(spec, area_codes=codes), deliver_at, words
     )
-    return Queued(alert_id, total, deliver_at)
+    return Queued(alert_id, total, deliver_at, split)
 
 
 async def _fill(
@@ -290,17 +412,26 @@ async def _fill(
     alert_id: int,
     spec: AlertSpec,
     deliver_at: datetime,
+    words: Sequence[str] | None = None,
 ) -> int:
-    """Queue the alert's outbox rows (again, after a crash: only missing ones are added)."""
+    """Queue the alert's outbox rows (again, after a crash: only missing ones are added).
+
+    `words`: typed words of unlisted residents it reaches (found again when not given).
+    """
     job = Job(JOB_KIND, alert_id)
     screens = message_screens(catalog, spec, tz, f"{ACK_PREFIX}{alert_id}")
+    if words is None:
+        async with sessions() as session:
+            words = await words_for(session, spec.area_codes)
     await enqueue_for_recipients(
         sessions,
         job,
         with_heartbeat(
             sessions,
             alert_id,
-            active_recipients(sessions, *audience(spec.topic, spec.area_codes, spec.urgency)),
+            active_recipients(
+                sessions, *audience(spec.topic, spec.area_codes, spec.urgency, words)
+            ),
         ),
         {language: _payload(screen) for language, screen in screens.items()},
         default_language=PRIMARY_LANGUAGE,
@@ -509,14 +640,17 @@ async def acknowledge(session: AsyncSession, alert_id: int, resident: Resident) 
 
     Only a resident the alert was sent to can acknowledge it, so forged taps count nothing.
     """
-    sent_to = await session.scalar(
-        select(OUTBOX.c.id).where(
-            OUTBOX.c.job_kind == JOB_KIND,
-            OUTBOX.c.job_id == alert_id,
-            OUTBOX.c.resident_id == resident.id,
-            OUTBOX.c.status == Status.SENT.value,
-        )
-    )
+    mine = [
+        OUTBOX.c.job_kind == JOB_KIND,
+        OUTBOX.c.job_id == alert_id,
+        OUTBOX.c.resident_id == resident.id,
+        OUTBOX.c.status == Status.SENT.value,
+    ]
+    if resident.telegram_id is not None:
+        # Naming the chat lets the unique (chat, job) index find the one row; otherwise SQLite
+        # walks every sent row of the alert, which grows with its audience.
+        mine.append(OUTBOX.c.chat_id == resident.telegram_id)
+    sent_to = await session.scalar(select(OUTBOX.c.id).where(*mine))
     if sent_to is None:
         return None
     values = {"alert_id": alert_id, "resident_id": resident.id, "at": utcnow()}

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import BigInteger, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.core.base import Base
+from bot.core.base import Base, UTCDateTime, utcnow
 
 
 class Area(Base):
@@ -30,3 +32,17 @@ class AreaPopulation(Base):
     total: Mapped[int] = mapped_column(BigInteger)
     male: Mapped[int | None] = mapped_column(BigInteger)
     female: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class AreaTag(Base):
+    """A coordinator's mark on an area ("haor", "char"): puts it first among equal coverage."""
+
+    __tablename__ = "area_tags"
+
+    area_code: Mapped[str] = mapped_column(
+        String(8), ForeignKey("areas.code", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
+    # Who tagged it: the operator (`cli:<user>`) or a staff pseudonym.
+    tagged_by: Mapped[str] = mapped_column(String(64))
+    tagged_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -142,6 +142,19 @@ async def _send(args: argparse.Namespace, settings: Settings, sessions: object, 
     if queued.deliver_at > utcnow():
         out.write(f", from {queued.deliver_at.astimezone(tz):%Y-%m-%d %H:%M %Z}")
     out.write("\n")
+    if queued.split is not None:
+        out.write(
+            _plain(
+                catalog.text(
+                    "en",
+                    "alerts.recipients_split",
+                    inside=queued.split.inside,
+                    wider=queued.split.wider,
+                    typed=queued.split.typed,
+                )
+            )
+            + "\n"
+        )
     return 0
 
 

@@ -69,6 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     areas = sub.add_parser("areas", help="the Bangladesh area hierarchy")
     areas_sub = areas.add_subparsers(dest="areas_command", required=True)
     areas_sub.add_parser("import", help="(re)load areas and census population; safe to repeat")
+    from bot.cli import area_tags, unlisted
+
+    area_tags.add_commands(areas_sub)
 
     emulator = sub.add_parser("emulator", help="run only the local Bot API emulator")
     emulator.add_argument("--host", default=None)
@@ -87,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_staff.add_commands(sub)
     cli_reach.add_commands(sub)
     cli_alerts.add_commands(sub)
+    unlisted.add_commands(sub)
     return parser
 
 
@@ -123,6 +127,14 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         await upgrade(settings.database_url, verbose=args.verbose)
         print(f"database is at the latest schema ({_safe_url(settings.database_url)})")
         return 0
+    if args.command == "areas" and args.areas_command != "import":
+        from bot.cli import area_tags
+
+        return await area_tags.run(args, settings)
+    if args.command == "unlisted":
+        from bot.cli import unlisted
+
+        return await unlisted.run(args, settings)
     if args.command == "areas":
         from bot.areas.importer import import_areas
         from bot.wiring.database import prepare_database

@@ -33,6 +33,12 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     missing.add_argument("--area", default="", help="area code (default: the whole country)")
     missing.add_argument("--level", choices=LEVELS, default="upazila")
     missing.add_argument("--top", type=int, default=None, help="only the N furthest behind")
+    missing.add_argument(
+        "--priority",
+        default=None,
+        help="tags ranked first within equal coverage, comma-separated (default: config "
+        "reach.priority_tags)",
+    )
     _common(missing)
 
     residents = sub.add_parser("residents", help="assisted residents")
@@ -95,6 +101,7 @@ async def _report(
     from bot.areas.tree import load_index
     from bot.core.base import utcnow
     from bot.core.i18n import Catalog
+    from bot.reach.figures import Period, UnknownArea
     from bot.reach.missing import missing_report
     from bot.reach.render import (
         TextRenderer,
@@ -104,7 +111,7 @@ async def _report(
         reach_document,
         to_json,
     )
-    from bot.reach.report import Period, UnknownArea, area_info, reach_report
+    from bot.reach.report import area_info, reach_report
     from bot.reach.suppression import Suppressor
     from bot.staff.audit import Act, cli_actor, record_audit
     from bot.staff.roles import NotAllowed, Role, require
@@ -158,7 +165,21 @@ async def _report(
     # Words typed for unlisted areas are placed by the search index (a fraction of a second
     # to build; the bot builds it once at start).
     index = await load_index(session) if args.area else None
-    report_m = await missing_report(session, scope, period, level=args.level, index=index)
+    typed = getattr(args, "priority", None)
+    priority = (
+        tuple(t.strip().lower() for t in typed.split(",") if t.strip())
+        if typed is not None
+        else settings.reach_priority_tags
+    )
+    report_m = await missing_report(
+        session,
+        scope,
+        period,
+        level=args.level,
+        index=index,
+        target=settings.reach_target_per_10000,
+        priority=priority,
+    )
     if args.format == "json":
         out.write(to_json(missing_document(report_m, s, args.top)) + "\n")
     elif args.format == "csv":

@@ -55,6 +55,9 @@ class Settings:
     # Signs staff buttons; from SABAI_CALLBACK_SECRET, else generated once and kept in the DB.
     callback_secret: str | None = field(default=None, repr=False)
     config_path: Path | None = None
+    # Missing communities: an absolute benchmark (reachable per 10,000), and tags ranked first.
+    reach_target_per_10000: float | None = None
+    reach_priority_tags: tuple[str, ...] = ()
 
     @property
     def uses_emulator(self) -> bool:
@@ -89,6 +92,10 @@ FILE_KEYS: Mapping[str, Mapping[str, str]] = {
         "run_scheduler": "run_scheduler",
     },
     "limits": {"flood_updates": "flood_updates", "flood_window_seconds": "flood_window_seconds"},
+    "reach": {
+        "target_per_10000": "reach_target_per_10000",
+        "priority_tags": "reach_priority_tags",
+    },
 }
 KNOWN_KEYS: Mapping[str, frozenset[str]] = {
     name: frozenset(keys) for name, keys in FILE_KEYS.items()
@@ -241,6 +248,7 @@ def load_settings(
     k = _typed(privacy, "small_count_k", int, "privacy")
     if k < 3:
         raise ConfigError("privacy.small_count_k must be 3 or more")
+    target, priority_tags = _reach(_section(data, "reach", path))
 
     return Settings(
         bot_token=token,
@@ -264,4 +272,25 @@ def load_settings(
         callback_secret=environ.get("SABAI_CALLBACK_SECRET") or None,
         config_path=path,
         **_webhook(telegram, environ),
+        reach_target_per_10000=target,
+        reach_priority_tags=priority_tags,
+    )
+
+
+def _reach(reach: Mapping[str, Any]) -> tuple[float | None, tuple[str, ...]]:
+    target = reach.get("target_per_10000")
+    if target is not None and (
+        isinstance(target, bool) or not isinstance(target, int | float) or not 0 < target <= 10_000
+    ):
+        raise ConfigError(
+            f"reach.target_per_10000 must be a number above 0 and at most 10000, got {target!r}"
+        )
+    tags = reach.get("priority_tags", [])
+    if not isinstance(tags, list) or not all(
+        isinstance(t, str) and t.strip() and len(t) <= 32 for t in tags
+    ):
+        raise ConfigError(f"reach.priority_tags must be a list of tag names, got {tags!r}")
+    return (
+        None if target is None else float(target),
+        tuple(t.strip().lower() for t in tags),
     )

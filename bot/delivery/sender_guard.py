@@ -1,10 +1,10 @@
 """One rate budget for all senders: refuse a second sender whose budget would not be shared.
 
 Each sender keeps to `sending.rate_per_second` with its own limiter unless the limiter lives in
-Redis (`sending.redis_url`); two senders with their own budgets send twice the cap (49.9
-messages/s against 25/s was measured). So a sender holds a lock while it runs: shared when its
-budget is in Redis (any number of such senders may run together), exclusive when it is not (it
-must be the only one). The lock dies with the process, so a killed sender never blocks the next.
+Redis (`sending.redis_url`); two senders with their own budgets send twice the cap. So a sender
+holds a lock while it runs: shared when its budget is in Redis (any number of such senders may
+run together), exclusive when it is not (it must be the only one). The lock dies with the
+process, so a killed sender never blocks the next.
 
 PostgreSQL: a session advisory lock on a connection kept for the sender's lifetime (committed,
 so no transaction stays open). SQLite: `flock` on a file beside the database, which every process

@@ -58,7 +58,7 @@ DIGITS = {
 
 @dataclass(frozen=True)
 class Bar:
-    """One area in the chart: its code (for the map), registered and population.
+    """One area in the chart: its code (for the map), reachable residents and population.
 
     `expected` stands in for the census where there is none (a union against its siblings).
     """
@@ -73,6 +73,8 @@ def band(bar: Bar, benchmark: float | None, s: Suppressor) -> int:
     """The palette colour of an area: how its coverage compares with the benchmark."""
     if bar.registered == 0 and (bar.population or bar.expected):
         return NONE
+    if s.hidden(bar.code, "reachable", bar.registered):
+        return GREY
     if bar.population is None and bar.expected:
         ratio_of_expected = s.rate(bar.registered, bar.expected)
         if ratio_of_expected is None:
@@ -235,7 +237,12 @@ def coverage_bars(bars: Sequence[Bar], benchmark: float | None, s: Suppressor) -
     canvas = Canvas(WIDTH, height)
     left = MARGIN + 28
     usable = WIDTH - left - MARGIN
-    rates = [s.rate(bar.registered, bar.population, 10_000) for bar in shown]
+    rates = [
+        None
+        if s.hidden(bar.code, "reachable", bar.registered)
+        else s.rate(bar.registered, bar.population, 10_000)
+        for bar in shown
+    ]
     top = max([r for r in rates if r is not None] + [benchmark or 0.0, 1e-9])
     for n, (bar, rate) in enumerate(zip(shown, rates, strict=True)):
         y = MARGIN + n * row_height

@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.areas.search import AreaIndex
 from bot.core.i18n import Catalog, format_number, is_plain_number, to_latin_digits
 from bot.reach.chart import Bar, coverage_image
+from bot.reach.figures import DEFAULT_DAYS, Period, child_level
 from bot.reach.missing import deployment_benchmark, missing_report
-from bot.reach.render import TextRenderer
-from bot.reach.report import DEFAULT_DAYS, Period, area_info, child_level, reach_report
+from bot.reach.render import TextRenderer, protect_missing, protect_reach
+from bot.reach.report import area_info, reach_report
 from bot.reach.suppression import Suppressor
 
 SEARCH_LIMIT = 6
@@ -50,6 +51,7 @@ async def reach_chat(
     catalog: Catalog,
     language: str,
     s: Suppressor,
+    target: float | None = None,
 ) -> ChatReport:
     """`/reach`: the area's figures, its child areas, and a coverage chart of them."""
     period = Period.ending(now, DEFAULT_DAYS, tz)
@@ -57,10 +59,10 @@ async def reach_chat(
     text = TextRenderer(catalog, language, s, markup=True).reach(report)
     if not report.children:
         return ChatReport(text)
-    benchmark = await deployment_benchmark(session, period)
+    benchmark = await deployment_benchmark(session, period, target)
     ranked = sorted(report.children, key=lambda c: (-c.current.registered, c.area.code))
-    bars = [Bar(c.area.code, c.current.registered, c.area.population) for c in ranked]
-    image = coverage_image(bars, benchmark, s)
+    bars = [Bar(c.area.code, c.current.reachable, c.area.population) for c in ranked]
+    image = coverage_image(bars, benchmark, protect_reach(report, s))
     return ChatReport(text, image, _caption(catalog, language, benchmark))
 
 
@@ -73,6 +75,8 @@ async def missing_chat(
     language: str,
     s: Suppressor,
     index: AreaIndex,
+    target: float | None = None,
+    priority: tuple[str, ...] = (),
 ) -> ChatReport:
     """`/missing`: the missing list one level down (upazilas, or unions inside an upazila).
 
@@ -84,15 +88,17 @@ async def missing_chat(
     if level in ("division", "district"):
         level = "upazila"
     period = Period.ending(now, DEFAULT_DAYS, tz)
-    report = await missing_report(session, [code], period, level=level, index=index)
+    report = await missing_report(
+        session, [code], period, level=level, index=index, target=target, priority=priority
+    )
     bangla = language in ("bn", "syl")
     place = (info.name_bn if bangla and info.name_bn else info.name_en) or code
     text = TextRenderer(catalog, language, s, markup=True).missing(report, place)
     ranked = report.ranked[:20]
     if not ranked:
         return ChatReport(text)
-    bars = [Bar(r.area.code, r.current.registered, r.area.population, r.expected) for r in ranked]
-    image = coverage_image(bars, report.benchmark, s)
+    bars = [Bar(r.area.code, r.current.reachable, r.area.population, r.expected) for r in ranked]
+    image = coverage_image(bars, report.benchmark, protect_missing(report, s))
     return ChatReport(text, image, _caption(catalog, language, report.benchmark))
 
 

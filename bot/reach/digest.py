@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -20,10 +20,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.i18n import Catalog, format_number, localize_digits
+from bot.reach.figures import AreaReach, Period, UnknownArea
 from bot.reach.missing import MissingRow, missing_report
 from bot.reach.models import ReachState
-from bot.reach.report import AreaReach, Period, UnknownArea, reach_report
-from bot.reach.suppression import Suppressor
+from bot.reach.render import protect_missing, shortfall_shown
+from bot.reach.report import reach_report
+from bot.reach.suppression import DEFAULT_K, Suppressor
 from bot.residents.community import FeedbackItem, recent_feedback
 from bot.residents.models import Resident
 from bot.staff.models import RoleGrant, StaffAccount
@@ -31,7 +33,9 @@ from bot.staff.roles import Role, minimal_scopes
 
 MONDAY = 0
 DIGEST_HOUR = 9
-TOP_MISSING = 3
+TOP_MISSING = 5
+# Areas with nobody registered are always named, up to this many; beyond, only counted.
+MAX_EMPTY_NAMED = 10
 MAX_FEEDBACK = 5
 
 Send = Callable[[int, str], Awaitable[None]]
@@ -46,6 +50,10 @@ class DigestInput:
     areas: list[AreaReach]
     missing: list[MissingRow]
     feedback: list[FeedbackItem]
+    # Every area of the scope where nobody is registered (named however far down it ranks).
+    empty: list[MissingRow] = field(default_factory=list)
+    # Cells hidden by complementary suppression in the missing rows (see render.protect_missing).
+    hidden: frozenset[tuple[str, str]] = frozenset()
 
 
 def week_of(now: datetime, tz: ZoneInfo, weekday: int = MONDAY) -> Period:
@@ -97,20 +105,29 @@ def compose_digest(data: DigestInput, catalog: Catalog, s: Suppressor, tz: ZoneI
                 engaged=count(area.current.engaged),
             )
         )
+
+    def name_of(row: MissingRow) -> str:
+        a = row.area
+        return html.escape((a.name_bn if bangla and a.name_bn else a.name_en) or a.code)
+
     if data.missing:
         lines.append("")
         lines.append(t("digest.missing_head"))
+        protected = s.forcing(data.hidden)
         for row in data.missing:
-            a = row.area
-            name = (a.name_bn if bangla and a.name_bn else a.name_en) or a.code
-            shortfall = s.difference(row.expected or 0, row.current.registered)
+            shortfall = shortfall_shown(row, protected)
             lines.append(
                 t(
                     "digest.missing_line",
-                    name=html.escape(name),
+                    name=name_of(row),
                     shortfall=t("reach.withheld") if shortfall is None else count(shortfall),
                 )
             )
+    if data.empty:
+        if len(data.empty) > MAX_EMPTY_NAMED:
+            lines.append(t("digest.empty_count", count=len(data.empty)))
+        else:
+            lines.append(t("digest.empty", names=", ".join(name_of(r) for r in data.empty)))
     lines.append("")
     if data.feedback:
         lines.append(t("feedback.head", count=len(data.feedback)))
@@ -145,7 +162,14 @@ async def coordinators(session: AsyncSession) -> list[tuple[int, int, list[str]]
 
 
 async def digest_for(
-    session: AsyncSession, language: str, scopes: list[str], period: Period
+    session: AsyncSession,
+    language: str,
+    scopes: list[str],
+    period: Period,
+    *,
+    k: int = DEFAULT_K,
+    target: float | None = None,
+    priority: tuple[str, ...] = (),
 ) -> DigestInput:
     """Gather one coordinator's digest figures."""
     areas = []
@@ -155,9 +179,19 @@ async def digest_for(
         except UnknownArea:
             continue
     level = "upazila"
-    missing = await missing_report(session, scopes, period, level=level)
-    feedback = await recent_feedback(session, scopes, period.start)
-    return DigestInput(language, period, areas, missing.ranked[:TOP_MISSING], feedback)
+    missing = await missing_report(
+        session, scopes, period, level=level, target=target, priority=priority
+    )
+    feedback = await recent_feedback(session, scopes, period.start, k=k)
+    return DigestInput(
+        language,
+        period,
+        areas,
+        missing.ranked[:TOP_MISSING],
+        feedback,
+        empty=missing.empty,
+        hidden=protect_missing(missing, Suppressor(k)).forced,
+    )
 
 
 async def weekly_digest_job(
@@ -170,6 +204,8 @@ async def weekly_digest_job(
     k: int,
     weekday: int = MONDAY,
     hour: int = DIGEST_HOUR,
+    target: float | None = None,
+    priority: tuple[str, ...] = (),
 ) -> int:
     """Send each coordinator this week's digest if due and not yet sent; return how many."""
     if not is_due(now, tz, weekday, hour):
@@ -188,7 +224,15 @@ async def weekly_digest_job(
             language = await session.scalar(
                 select(Resident.language).where(Resident.telegram_id == telegram_id)
             )
-            data = await digest_for(session, language or catalog.default_language, scopes, period)
+            data = await digest_for(
+                session,
+                language or catalog.default_language,
+                scopes,
+                period,
+                k=k,
+                target=target,
+                priority=priority,
+            )
             text = compose_digest(data, catalog, s, tz)
             # Remember first, then send: a crash between the two loses one digest rather
             # than sending it twice. The outbox makes the send itself durable.

@@ -1,13 +1,16 @@
-"""Missing communities: where Sabai registers far fewer people than it does elsewhere.
+"""Missing communities: where Sabai reaches a smaller share of people than it should.
 
-The benchmark is the deployment's own coverage: registered residents per 10,000 people over
-the districts where Sabai has anyone registered. An area's *expected* count is what it would
-have at that coverage (benchmark × population / 10,000); its *shortfall* is expected minus
-registered, and areas are ranked by it (people not yet reached, not percentages, so a big
-upazila far behind comes before a tiny one).
+The benchmark is an absolute target when one is configured (`reach.target_per_10000`),
+otherwise the deployment's own coverage: reachable residents per 10,000 people over the
+districts where Sabai has anyone registered. An area's *expected* count is what it would have
+at that coverage (benchmark × population / 10,000); its *shortfall* is expected minus
+reachable. Areas behind are ranked by the share of the benchmark they reach, lowest first
+(an area nobody reached comes first), ties to the larger shortfall: a haor upazila at 5 % of
+the benchmark comes before a big town at 60 %, however many more people the town lacks.
+Coordinators' area tags (`priority`) put tagged areas first within a band of equal coverage.
 
 Unions have no census figure. A union is compared with its siblings instead: expected is the
-average registered count of the unions of the same upazila, and the row says so
+average reachable count of the unions of the same upazila, and the row says so
 (`basis = "siblings"`).
 
 Residents whose area is not listed are grouped by what they typed. Only a report of the whole
@@ -27,16 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.areas.models import AreaPopulation
 from bot.areas.search import AreaIndex
-from bot.reach.report import (
-    LEVEL_LENGTH,
-    AreaInfo,
-    Figures,
-    Period,
-    area_infos,
-    coverage,
-    figures_by_group,
-    latest_populations,
-)
+from bot.areas.tags import tags_by_area, tags_of
+from bot.reach.figures import LEVEL_LENGTH, AreaInfo, Figures, Period, coverage
+from bot.reach.report import area_infos, figures_by_group, latest_populations
 from bot.residents.models import Resident
 
 CENSUS = "census"
@@ -50,6 +46,9 @@ DISTRICT_LENGTH = LEVEL_LENGTH["district"]
 # closest to Kurar Bazar, Sylhet), and the words would go to a coordinator of somewhere else.
 ATTRIBUTION_SCORE = 0.9
 ATTRIBUTION_CANDIDATES = 8
+# Width of a band of "equal coverage" (a share of the benchmark) inside which tagged areas
+# come first: tenths, so 0–10 %, 10–20 %…; nobody reached is a band of its own.
+BAND_WIDTH = 0.1
 
 
 @dataclass(frozen=True)
@@ -61,21 +60,57 @@ class MissingRow:
     previous: Figures
     expected: int | None
     basis: str  # CENSUS or SIBLINGS
+    # Expected before rounding: the share of the benchmark is measured against it.
+    expected_exact: float | None = None
+    tags: tuple[str, ...] = ()
 
     @property
     def registered(self) -> int:
         return self.current.registered
 
     @property
+    def reachable(self) -> int:
+        return self.current.reachable
+
+    @property
     def coverage(self) -> float | None:
-        return coverage(self.current.registered, self.area.population)
+        return coverage(self.current.reachable, self.area.population)
 
     @property
     def shortfall(self) -> int | None:
-        """People it would have registered at the benchmark minus those it has (≥ 0)."""
+        """People it would reach at the benchmark minus those it can reach (≥ 0)."""
         if self.expected is None:
             return None
-        return max(self.expected - self.current.registered, 0)
+        return max(self.expected - self.current.reachable, 0)
+
+    @property
+    def share(self) -> float | None:
+        """Reachable as a share of expected (1.0 = at the benchmark); 0 when nobody is."""
+        if self.current.reachable == 0:
+            return 0.0
+        exact = self.expected if self.expected_exact is None else self.expected_exact
+        if not exact:
+            return None
+        return self.current.reachable / exact
+
+    @property
+    def populated(self) -> bool:
+        return bool(self.area.population) or self.basis == SIBLINGS
+
+    @property
+    def behind(self) -> bool:
+        """Below the benchmark, or nobody reachable where people live."""
+        share = self.share
+        if share == 0.0:
+            return self.populated
+        return share is not None and share < 1 and (self.shortfall or 0) > 0
+
+    def band(self) -> int:
+        """-1 for nobody reached, then tenths of the benchmark (see BAND_WIDTH)."""
+        share = self.share
+        if not share:
+            return -1
+        return int(share / BAND_WIDTH)
 
 
 @dataclass(frozen=True)
@@ -98,12 +133,31 @@ class MissingReport:
     rows: list[MissingRow] = field(default_factory=list)
     unknown: list[tuple[str, int]] = field(default_factory=list)
     gender: list[GenderRow] = field(default_factory=list)
+    # Tags that put an area first within its coverage band (`--priority`, config).
+    priority: tuple[str, ...] = ()
+    # Whether the benchmark is the configured target (else the deployment's own coverage).
+    target: bool = False
+    # Residents placed at an area above the level itself ("all of Kulaura" in a union
+    # report), per that area: part of its total, so part of complementary suppression.
+    placed_above: dict[str, tuple[Figures, Figures]] = field(default_factory=dict)
 
     @property
     def ranked(self) -> list[MissingRow]:
-        """Areas behind the benchmark, the largest shortfall first."""
-        behind = [row for row in self.rows if (row.shortfall or 0) > 0]
-        return sorted(behind, key=lambda r: (-(r.shortfall or 0), r.area.code))
+        """Areas behind the benchmark, the smallest share of it first (see module doc)."""
+        priority = set(self.priority)
+
+        def key(row: MissingRow) -> tuple[int, int, float, int, int, str]:
+            tagged = 0 if priority & set(row.tags) else 1
+            return (
+                row.band(),
+                tagged,
+                row.share or 0.0,
+                -(row.shortfall or 0),
+                -(row.area.population or 0),
+                row.area.code,
+            )
+
+        return sorted((row for row in self.rows if row.behind), key=key)
 
     @property
     def empty(self) -> list[MissingRow]:
@@ -125,23 +179,27 @@ class MissingReport:
         ]
 
 
-async def deployment_benchmark(session: AsyncSession, period: Period) -> float | None:
-    """Registered per 10,000 people over the districts where anyone is registered."""
-    return await _benchmark(session, await registered_counts(session, DISTRICT_LENGTH, period))
+async def deployment_benchmark(
+    session: AsyncSession, period: Period, target: float | None = None
+) -> float | None:
+    """`target` if set, else reachable per 10,000 people where anyone is registered."""
+    if target is not None:
+        return target
+    return await _benchmark(session, await reachable_counts(session, DISTRICT_LENGTH, period))
 
 
 async def _benchmark(session: AsyncSession, by_district: dict[str, int]) -> float | None:
     districts = [code for code, n in by_district.items() if len(code) == DISTRICT_LENGTH and n]
     population = await latest_populations(session, districts)
     people = sum(total for _, total in population.values())
-    registered = sum(by_district[code] for code in districts if code in population)
-    return coverage(registered, people)
+    reachable = sum(by_district[code] for code in districts if code in population)
+    return coverage(reachable, people)
 
 
-async def registered_counts(
+async def reachable_counts(
     session: AsyncSession, length: int, period: Period, outside: Sequence[str] = ()
 ) -> dict[str, int]:
-    """Residents registered by the end of the period, per code prefix, over the whole country.
+    """Reachable residents registered by the end of the period, per code prefix, country-wide.
 
     With `outside` (area codes, none inside another), only residents outside those areas:
     a missing report has counted the ones inside already. Only a count, grouped by the full
@@ -155,6 +213,8 @@ async def registered_counts(
                 Resident.area_code.is_not(None),
                 Resident.consent_at.is_not(None),
                 Resident.consent_at < period.end,
+                Resident.status != "unreachable",
+                Resident.registered_again.is_(False),
                 *where,
             )
             .group_by(Resident.area_code)
@@ -190,10 +250,10 @@ def _outside(prefixes: Sequence[str], dialect: str) -> list[list[ColumnElement[b
     return gaps
 
 
-def _expected_by_census(benchmark: float | None, population: int | None) -> int | None:
+def _expected_by_census(benchmark: float | None, population: int | None) -> float | None:
     if benchmark is None or population is None:
         return None
-    return round(benchmark * population / 10_000)
+    return benchmark * population / 10_000
 
 
 async def missing_report(
@@ -204,12 +264,15 @@ async def missing_report(
     benchmark: float | None = None,
     *,
     index: AreaIndex | None = None,
+    target: float | None = None,
+    priority: Sequence[str] = (),
 ) -> MissingReport:
     """The missing-communities report for the areas of `level` inside the `scope` codes.
 
-    `index` places the words of residents whose area is not listed (see `attributed`);
-    without one, a report narrower than the whole country leaves them out (the digest,
-    which does not show them).
+    `target` (reachable per 10,000) replaces the deployment's own coverage as the benchmark.
+    `priority` tags put tagged areas first within equal coverage bands. `index` places the
+    words of residents whose area is not listed (see `attributed`); without one, a report
+    narrower than the whole country leaves them out (the digest, which does not show them).
     """
     if level not in LEVEL_LENGTH:
         raise ValueError(f"unknown level {level!r}")
@@ -222,25 +285,33 @@ async def missing_report(
     for prefix in prefixes:
         areas = await area_infos(session, prefix, level)
         found.append((areas, await figures_by_group(session, prefix, length, period)))
-    if benchmark is None:
+    if target is not None:
+        benchmark = target
+    elif benchmark is None:
         # The residents inside the scope are in the figures already: count only the others.
-        by_district = await registered_counts(session, DISTRICT_LENGTH, period, outside=prefixes)
+        by_district = await reachable_counts(session, DISTRICT_LENGTH, period, outside=prefixes)
         for _, figures in found:
             for key, (now, _) in figures.items():
-                if len(key) >= DISTRICT_LENGTH and now.registered:
+                if len(key) >= DISTRICT_LENGTH and now.reachable:
                     district = key[:DISTRICT_LENGTH]
-                    by_district[district] = by_district.get(district, 0) + now.registered
+                    by_district[district] = by_district.get(district, 0) + now.reachable
         benchmark = await _benchmark(session, by_district)
+    tags = await tags_by_area(session)
     rows: list[MissingRow] = []
     gender: list[GenderRow] = []
+    above: dict[str, tuple[Figures, Figures]] = {}
     for areas, figures in found:
+        above.update({key: value for key, value in figures.items() if len(key) < length})
         if level == "union":
-            rows.extend(_sibling_rows(areas, figures))
+            rows.extend(_sibling_rows(areas, figures, tags))
         else:
             for area in areas:
                 now, before = figures.get(area.code, (Figures(), Figures()))
-                expected = _expected_by_census(benchmark, area.population)
-                rows.append(MissingRow(area, now, before, expected, CENSUS))
+                exact = _expected_by_census(benchmark, area.population)
+                expected = None if exact is None else round(exact)
+                rows.append(
+                    MissingRow(area, now, before, expected, CENSUS, exact, tags_of(tags, area.code))
+                )
         shares = await _female_shares(session, [a.code for a in areas])
         gender.extend(_gender_rows(areas, figures, shares))
     unknown: list[tuple[str, int]] = []
@@ -252,11 +323,24 @@ async def missing_report(
             for words, n in await unknown_areas(session, period)
             if attributed(index, words, prefixes)
         ]
-    return MissingReport(period, level, tuple(prefixes), benchmark, rows, unknown, gender)
+    return MissingReport(
+        period,
+        level,
+        tuple(prefixes),
+        benchmark,
+        rows,
+        unknown,
+        gender,
+        priority=tuple(priority),
+        target=target is not None,
+        placed_above=above,
+    )
 
 
 def _sibling_rows(
-    areas: list[AreaInfo], figures: dict[str, tuple[Figures, Figures]]
+    areas: list[AreaInfo],
+    figures: dict[str, tuple[Figures, Figures]],
+    tags: dict[str, tuple[str, ...]],
 ) -> list[MissingRow]:
     """Unions against the average of their upazila's unions (no census figure for unions)."""
     by_parent: dict[str | None, list[AreaInfo]] = defaultdict(list)
@@ -264,11 +348,15 @@ def _sibling_rows(
         by_parent[area.parent_code].append(area)
     rows = []
     for siblings in by_parent.values():
-        counts = [figures.get(a.code, (Figures(), Figures()))[0].registered for a in siblings]
-        average = round(sum(counts) / len(counts)) if counts else 0
+        counts = [figures.get(a.code, (Figures(), Figures()))[0].reachable for a in siblings]
+        exact = sum(counts) / len(counts) if counts else 0.0
         for area in siblings:
             now, before = figures.get(area.code, (Figures(), Figures()))
-            rows.append(MissingRow(area, now, before, average, SIBLINGS))
+            rows.append(
+                MissingRow(
+                    area, now, before, round(exact), SIBLINGS, exact, tags_of(tags, area.code)
+                )
+            )
     return rows
 
 

@@ -109,6 +109,7 @@ Index(
     Resident.consent_at,
     Resident.channel,
     Resident.status,
+    Resident.registered_again,
     Resident.gender,
     Resident.activity_epoch,
     Resident.reached_days,

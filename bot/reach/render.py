@@ -15,12 +15,16 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.core.i18n import Catalog, format_number, localize_digits
+from bot.reach.figures import FIGURE_NAMES, AreaInfo, AreaReach, Figures, Period, ReachReport
 from bot.reach.missing import SIBLINGS, GenderRow, MissingReport, MissingRow
-from bot.reach.report import FIGURE_NAMES, AreaInfo, AreaReach, Figures, Period, ReachReport
-from bot.reach.suppression import Count, Suppressor
+from bot.reach.suppression import Count, Suppressor, complementary
 
-REACH_SCHEMA = "sabai.reach/1"
-MISSING_SCHEMA = "sabai.missing/1"
+# /2: coverage and shortfall count reachable residents, and `ranked` is ordered by the share
+# of the benchmark (docs/reach.md).
+REACH_SCHEMA = "sabai.reach/2"
+MISSING_SCHEMA = "sabai.missing/2"
+# Member key of residents placed at the parent area itself, in complementary suppression.
+PLACED_AT_PARENT = "@"
 # Figures whose change against the previous period is reported.
 CHANGED = ("registered", "reached", "engaged")
 # Lines per list in chat, so a report fits one phone screen.
@@ -30,8 +34,42 @@ CHAT_TOP = 5
 # ----- suppressed rows (the only way figures leave this module) --------------------------
 
 
-def counts(figures: Figures, s: Suppressor) -> dict[str, Count]:
-    return {name: s.count(getattr(figures, name)) for name in FIGURE_NAMES}
+def counts(figures: Figures, s: Suppressor, code: str | None = None) -> dict[str, Count]:
+    """Each figure as staff may see it (`code` names the area, for complementary cells)."""
+    if code is None:
+        return {name: s.count(getattr(figures, name)) for name in FIGURE_NAMES}
+    return {name: s.cell(code, name, getattr(figures, name)) for name in FIGURE_NAMES}
+
+
+def _cells(now: Figures, before: Figures) -> dict[str, int]:
+    cells = {name: getattr(now, name) for name in FIGURE_NAMES}
+    cells.update({f"previous_{name}": getattr(before, name) for name in CHANGED})
+    return cells
+
+
+def protect_reach(report: ReachReport, s: Suppressor) -> Suppressor:
+    """`s`, also hiding the cells that would let a hidden child be worked out from the total."""
+    if not report.children:
+        return s
+    group = {c.area.code: _cells(c.current, c.previous) for c in report.children}
+    group[report.total.area.code + PLACED_AT_PARENT] = _cells(
+        report.unplaced, report.unplaced_previous
+    )
+    return s.forcing(complementary([group], s))
+
+
+def protect_missing(report: MissingReport, s: Suppressor) -> Suppressor:
+    """The same cells hidden as in the reach report of each listed area's parent."""
+    groups: dict[str | None, dict[str, dict[str, int]]] = {}
+    for row in report.rows:
+        groups.setdefault(row.area.parent_code, {})[row.area.code] = _cells(
+            row.current, row.previous
+        )
+    for parent, members in groups.items():
+        if parent is not None and parent in report.placed_above:
+            now, before = report.placed_above[parent]
+            members[parent + PLACED_AT_PARENT] = _cells(now, before)
+    return s.forcing(complementary(groups.values(), s))
 
 
 def _area_fields(area: AreaInfo) -> dict[str, Any]:
@@ -52,44 +90,75 @@ def _round(value: float | None, digits: int = 1) -> float | None:
     return None if value is None else round(value, digits)
 
 
+def coverage_shown(reach: AreaReach, s: Suppressor) -> float | None:
+    """Reachable per 10,000 people, withheld when the reachable count is hidden."""
+    code, reachable = reach.area.code, reach.current.reachable
+    if s.hidden(code, "reachable", reachable):
+        return None
+    return s.rate(reachable, reach.area.population, 10_000)
+
+
+def change_shown(reach: AreaReach, name: str, s: Suppressor) -> float | None:
+    """The relative change of a figure, withheld when either count is hidden."""
+    code = reach.area.code
+    now, before = getattr(reach.current, name), getattr(reach.previous, name)
+    if s.hidden(code, name, now) or s.hidden(code, f"previous_{name}", before):
+        return None
+    return s.change(now, before)
+
+
 def area_row(reach: AreaReach, s: Suppressor) -> dict[str, Any]:
     """One area's suppressed figures as JSON-ready values (None where withheld)."""
-    now, before = counts(reach.current, s), counts(reach.previous, s)
+    code = reach.area.code
+    now = counts(reach.current, s, code)
+    before = {
+        name: s.cell(code, f"previous_{name}", getattr(reach.previous, name)) for name in CHANGED
+    }
     row = _area_fields(reach.area)
     row.update({name: count.json() for name, count in now.items()})
-    row["coverage"] = _round(s.rate(reach.current.registered, reach.area.population, 10_000))
+    row["coverage"] = _round(coverage_shown(reach, s))
     row["previous"] = {name: before[name].json() for name in CHANGED}
-    row["change"] = {
-        name: _round(s.change(getattr(reach.current, name), getattr(reach.previous, name)), 3)
-        for name in CHANGED
-    }
+    row["change"] = {name: _round(change_shown(reach, name, s), 3) for name in CHANGED}
     row["suppressed"] = {name: count.suppressed for name, count in now.items()} | {
         f"previous_{name}": before[name].suppressed for name in CHANGED
     }
     return row
 
 
+def shortfall_shown(row: MissingRow, s: Suppressor) -> int | None:
+    """Expected minus reachable (≥ 0), withheld when the reachable count is hidden."""
+    if row.expected is None or s.hidden(row.area.code, "reachable", row.reachable):
+        return None
+    return max(row.expected - row.reachable, 0)
+
+
+def share_shown(row: MissingRow, s: Suppressor) -> float | None:
+    """Reachable as a share of expected, withheld when the reachable count is hidden."""
+    if s.hidden(row.area.code, "reachable", row.reachable):
+        return None
+    return row.share
+
+
 def missing_row(row: MissingRow, benchmark: float | None, s: Suppressor) -> dict[str, Any]:
     """One area of the missing list, suppressed."""
     out = area_row(AreaReach(row.area, row.current, row.previous), s)
-    registered = row.current.registered
     out["benchmark_coverage"] = _round(benchmark)
     out["basis"] = row.basis
     out["expected"] = row.expected
-    shortfall = None
-    if row.expected is not None:
-        shortfall = s.difference(row.expected, registered)
-        shortfall = max(shortfall, 0) if shortfall is not None else None
+    shortfall = shortfall_shown(row, s)
     out["shortfall"] = shortfall
+    out["share_of_benchmark"] = _round(share_shown(row, s), 3)
+    out["tags"] = list(row.tags)
     out["suppressed"]["shortfall"] = row.expected is not None and shortfall is None
     return out
 
 
 def _gender_row(row: GenderRow, s: Suppressor) -> dict[str, Any]:
     told = row.female + row.male
-    share = (
-        s.rate(row.female, told) if not (s.is_small(row.female) or s.is_small(row.male)) else None
-    )
+    code = row.area.code
+    female_hidden = s.hidden(code, "female", row.female)
+    male_hidden = s.hidden(code, "male", row.male)
+    share = s.rate(row.female, told) if not (female_hidden or male_hidden) else None
     gap = (
         None
         if share is None or row.population_female_share is None
@@ -99,12 +168,12 @@ def _gender_row(row: GenderRow, s: Suppressor) -> dict[str, Any]:
         "area_code": row.area.code,
         "name_en": row.area.name_en,
         "name_bn": row.area.name_bn,
-        "female": s.count(row.female).json(),
-        "male": s.count(row.male).json(),
+        "female": s.cell(code, "female", row.female).json(),
+        "male": s.cell(code, "male", row.male).json(),
         "female_share": _round(share, 3),
         "population_female_share": _round(row.population_female_share, 3),
         "gap": gap,
-        "suppressed": {"female": s.is_small(row.female), "male": s.is_small(row.male)},
+        "suppressed": {"female": female_hidden, "male": male_hidden},
     }
 
 
@@ -118,13 +187,17 @@ def _period(period: Period) -> dict[str, Any]:
 
 def reach_document(report: ReachReport, s: Suppressor) -> dict[str, Any]:
     """The reach report as the documented JSON object."""
+    s = protect_reach(report, s)
+    unplaced_code = report.total.area.code + PLACED_AT_PARENT
     return {
         "schema": REACH_SCHEMA,
         "period": _period(report.period),
         "suppression": {"k": s.k, "applied": s.enabled},
         "area": area_row(report.total, s),
         "children": [area_row(child, s) for child in report.children],
-        "unplaced": {name: count.json() for name, count in counts(report.unplaced, s).items()},
+        "unplaced": {
+            name: count.json() for name, count in counts(report.unplaced, s, unplaced_code).items()
+        },
     }
 
 
@@ -132,6 +205,7 @@ def missing_document(
     report: MissingReport, s: Suppressor, top: int | None = None
 ) -> dict[str, Any]:
     """The missing-communities report as the documented JSON object."""
+    s = protect_missing(report, s)
     ranked = report.ranked[:top] if top else report.ranked
     return {
         "schema": MISSING_SCHEMA,
@@ -140,6 +214,8 @@ def missing_document(
         "scope": list(report.scope),
         "suppression": {"k": s.k, "applied": s.enabled},
         "benchmark_coverage": _round(report.benchmark),
+        "benchmark": "target" if report.target else "deployment",
+        "priority_tags": list(report.priority),
         "ranked": [
             {"rank": n, **missing_row(row, report.benchmark, s)}
             for n, row in enumerate(ranked, start=1)
@@ -194,6 +270,8 @@ def _csv_value(row: dict[str, Any], name: str, s: Suppressor) -> str:
         if row.get("suppressed", {}).get(name):
             return f"<{s.k}"
         value = row.get(name)
+    if isinstance(value, list):
+        return " ".join(str(v) for v in value)
     return "" if value is None else str(value)
 
 
@@ -214,7 +292,16 @@ def reach_csv(report: ReachReport, s: Suppressor) -> str:
 
 def missing_csv(report: MissingReport, s: Suppressor, top: int | None = None) -> str:
     """The ranked missing list, one line per area."""
-    columns = ("rank", *CSV_AREA, "benchmark_coverage", "basis", "expected", "shortfall")
+    columns = (
+        "rank",
+        *CSV_AREA,
+        "benchmark_coverage",
+        "basis",
+        "expected",
+        "shortfall",
+        "share_of_benchmark",
+        "tags",
+    )
     return _csv(missing_document(report, s, top)["ranked"], columns, s)
 
 
@@ -244,22 +331,31 @@ class TextRenderer:
     def count(self, n: int) -> str:
         return self.escape(self.s.count(n).text(self.language))
 
+    def cell(self, s: Suppressor, code: str, name: str, n: int) -> str:
+        return self.escape(s.cell(code, name, n).text(self.language))
+
     def number(self, value: float, digits: int = 1) -> str:
         return format_number(round(value, digits), self.language)
 
     def rate(self, value: float | None) -> str:
         return self.t("reach.withheld") if value is None else self.number(value)
 
-    def change(self, now: int, before: int) -> str:
-        change = self.s.change(now, before)
+    def change(self, reach: AreaReach, name: str, s: Suppressor) -> str:
+        change = change_shown(reach, name, s)
         if change is None:
             return ""
         sign = "+" if change >= 0 else "−"
         return self.t("reach.change", change=sign + self.number(abs(change) * 100, 0) + "%")
 
     def reach(self, report: ReachReport, top: int = CHAT_TOP) -> str:
+        s = protect_reach(report, self.s)
         total = report.total
-        area, now, before = total.area, total.current, total.previous
+        area, now = total.area, total.current
+        code = area.code
+
+        def cell(name: str) -> str:
+            return self.cell(s, code, name, getattr(now, name))
+
         days = round(report.period.length.total_seconds() / 86400)
         lines = [self.t("reach.title", place=self.name(area, True), days=days)]
         if area.population is not None and area.population_year is not None:
@@ -275,58 +371,46 @@ class TextRenderer:
         lines.append(
             self.t(
                 "reach.registered",
-                registered=self.count(now.registered),
-                own_phone=self.count(now.own_phone),
-                assisted=self.count(now.assisted),
-                change=self.change(now.registered, before.registered),
+                registered=cell("registered"),
+                own_phone=cell("own_phone"),
+                assisted=cell("assisted"),
+                change=self.change(total, "registered", s),
+            )
+        )
+        lines.append(self.t("reach.reachable", reachable=cell("reachable")))
+        lines.append(self.t("reach.coverage", coverage=self.rate(coverage_shown(total, s))))
+        lines.append(
+            self.t(
+                "reach.reached", reached=cell("reached"), change=self.change(total, "reached", s)
             )
         )
         lines.append(
             self.t(
-                "reach.coverage",
-                coverage=self.rate(self.s.rate(now.registered, area.population, 10_000)),
-            )
-        )
-        lines.append(
-            self.t(
-                "reach.reached",
-                reached=self.count(now.reached),
-                change=self.change(now.reached, before.reached),
-            )
-        )
-        lines.append(
-            self.t(
-                "reach.engaged",
-                engaged=self.count(now.engaged),
-                change=self.change(now.engaged, before.engaged),
+                "reach.engaged", engaged=cell("engaged"), change=self.change(total, "engaged", s)
             )
         )
         lines.append(
             self.t(
                 "reach.activity",
-                lessons=self.count(now.lessons_completed),
-                acks=self.count(now.alerts_acknowledged),
-                unreachable=self.count(now.unreachable),
+                lessons=cell("lessons_completed"),
+                acks=cell("alerts_acknowledged"),
+                unreachable=cell("unreachable"),
             )
         )
-        children = sorted(
-            report.children,
-            key=lambda c: (-(c.current.registered), c.area.code),
-        )
+        children = sorted(report.children, key=lambda c: (-(c.current.registered), c.area.code))
         if children:
             lines.append("")
             lines.append(self.t("reach.children_head"))
             for n, child in enumerate(children[:top], start=1):
+                c = child.area.code
                 lines.append(
                     self.t(
                         "reach.child_line",
                         n=n,
                         name=self.name(child.area),
-                        registered=self.count(child.current.registered),
-                        reached=self.count(child.current.reached),
-                        coverage=self.rate(
-                            self.s.rate(child.current.registered, child.area.population, 10_000)
-                        ),
+                        registered=self.cell(s, c, "registered", child.current.registered),
+                        reached=self.cell(s, c, "reached", child.current.reached),
+                        coverage=self.rate(coverage_shown(child, s)),
                     )
                 )
             if len(children) > top:
@@ -336,19 +420,21 @@ class TextRenderer:
         return "\n".join(lines)
 
     def missing(self, report: MissingReport, place: str, top: int = CHAT_TOP) -> str:
+        s = protect_missing(report, self.s)
         lines = [
             self.t("missing.title", place=self.escape(place), level=self.t(f"level.{report.level}"))
         ]
         if report.benchmark is None:
             lines.append(self.t("missing.benchmark_none"))
         else:
-            lines.append(self.t("missing.benchmark", benchmark=self.number(report.benchmark)))
+            key = "missing.benchmark_target" if report.target else "missing.benchmark"
+            lines.append(self.t(key, benchmark=self.number(report.benchmark)))
         ranked = report.ranked[:top]
         if ranked:
             lines.append("")
             lines.append(self.t("missing.ranked_head"))
         for n, row in enumerate(ranked, start=1):
-            lines.append(self._missing_line(n, row, report.benchmark))
+            lines.append(self._missing_line(n, row, report.benchmark, s))
         if not ranked:
             lines.append(self.t("missing.none"))
         empty = report.empty
@@ -373,9 +459,7 @@ class TextRenderer:
             for words, n in report.unknown[:top]:
                 shown = self.escape(words) if words else self.t("missing.unknown_blank")
                 lines.append(self.t("missing.unknown_line", words=shown, count=self.count(n)))
-        gaps = [
-            g for g in (_gender_row(row, self.s) for row in report.gender) if g["gap"] is not None
-        ]
+        gaps = [g for g in (_gender_row(row, s) for row in report.gender) if g["gap"] is not None]
         if gaps:
             gaps.sort(key=lambda g: -abs(g["gap"]))
             lines.append("")
@@ -395,27 +479,33 @@ class TextRenderer:
         lines.append(self.t("reach.small_note", k=self.s.k))
         return "\n".join(lines)
 
-    def _missing_line(self, n: int, row: MissingRow, benchmark: float | None) -> str:
-        shortfall = self.s.difference(row.expected or 0, row.current.registered)
-        shown_shortfall = (
-            self.t("reach.withheld") if shortfall is None else self.count(max(shortfall, 0))
-        )
+    def _missing_line(self, n: int, row: MissingRow, benchmark: float | None, s: Suppressor) -> str:
+        shortfall = shortfall_shown(row, s)
+        shown_shortfall = self.t("reach.withheld") if shortfall is None else self.count(shortfall)
+        reachable = self.cell(s, row.area.code, "reachable", row.reachable)
+        tags = self.t("missing.tags", tags=self.escape(", ".join(row.tags))) if row.tags else ""
         if row.basis == SIBLINGS:
             return self.t(
                 "missing.line_siblings",
                 n=n,
                 name=self.name(row.area, True),
-                registered=self.count(row.current.registered),
+                registered=reachable,
                 expected=row.expected or 0,
                 shortfall=shown_shortfall,
+                tags=tags,
             )
+        share = share_shown(row, s)
         return self.t(
             "missing.line",
             n=n,
             name=self.name(row.area, True),
             population=row.area.population or 0,
-            registered=self.count(row.current.registered),
-            coverage=self.rate(self.s.rate(row.current.registered, row.area.population, 10_000)),
+            registered=reachable,
+            coverage=self.rate(coverage_shown(AreaReach(row.area, row.current, row.previous), s)),
             benchmark=self.rate(benchmark),
+            share=self.t("reach.withheld")
+            if share is None
+            else self.t("missing.share", share=self.number(share * 100, 0) + "%"),
             shortfall=shown_shortfall,
+            tags=tags,
         )

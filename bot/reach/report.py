@@ -13,7 +13,9 @@ period [start, end):
   (`OWN_ACTION_KINDS`; attendance counts too);
 * lessons completed, alerts acknowledged: events of those kinds by registered residents;
 * unreachable: registered residents who have blocked the bot (their status now);
-* coverage: registered per 10,000 people of the latest census.
+* reachable: registered minus unreachable, each person once (an assisted person registered
+  again at another workshop counts once);
+* coverage: reachable per 10,000 people of the latest census.
 
 Residents are placed by their current area: a resident who moves takes their history along.
 Codes are BBS geocodes where a child's code starts with its parent's, so "everything below
@@ -24,10 +26,7 @@ area X, grouped by child" is `GROUP BY substr(area_code, 1, len(child))` over
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,164 +40,21 @@ from bot.reach.activity import (
     masks,
     refresh_epoch,
 )
+from bot.reach.figures import (
+    LEVEL_LENGTH,
+    AreaInfo,
+    AreaReach,
+    Figures,
+    Period,
+    ReachReport,
+    UnknownArea,
+    child_level,
+)
 from bot.reach.models import ReachActionDay
 from bot.residents.events import EventKind
 from bot.residents.models import Event, Resident
 
 # Code length of each level; a child's code is its parent's plus two digits.
-LEVEL_LENGTH = {"division": 2, "district": 4, "upazila": 6, "union": 8}
-LEVELS = tuple(LEVEL_LENGTH)
-DEFAULT_DAYS = 30
-
-
-class UnknownArea(Exception):
-    """No area has this code."""
-
-
-@dataclass(frozen=True)
-class Period:
-    """A half-open time span [start, end) in UTC; `tz` names the local days it is made of."""
-
-    start: datetime
-    end: datetime
-    tz: ZoneInfo | None = field(default=None, compare=False)
-
-    def __post_init__(self) -> None:
-        if self.start.tzinfo is None or self.end.tzinfo is None:
-            raise ValueError("a period needs timezone-aware datetimes")
-        if self.end <= self.start:
-            raise ValueError("a period must end after it starts")
-
-    @classmethod
-    def days_to(cls, last_day: date, days: int, tz: ZoneInfo) -> Period:
-        """`days` whole local days ending with `last_day` (included)."""
-        end = datetime.combine(last_day + timedelta(days=1), time(), tz)
-        start = datetime.combine(last_day - timedelta(days=days - 1), time(), tz)
-        return cls(start.astimezone(UTC), end.astimezone(UTC), tz)
-
-    @classmethod
-    def ending(cls, now: datetime, days: int = DEFAULT_DAYS, tz: ZoneInfo | None = None) -> Period:
-        """The last `days` local days, today included (whole days in `tz`, default UTC)."""
-        zone = tz or ZoneInfo("UTC")
-        return cls.days_to(now.astimezone(zone).date(), days, zone)
-
-    @property
-    def length(self) -> timedelta:
-        return self.end - self.start
-
-    @property
-    def days(self) -> float:
-        return self.length.total_seconds() / 86400
-
-    def previous(self) -> Period:
-        """The period of the same length just before this one."""
-        return Period(self.start - self.length, self.start, self.tz)
-
-
-@dataclass(frozen=True)
-class Figures:
-    """Raw counts for one area and one period (not suppressed: see bot/reach/suppression.py)."""
-
-    registered: int = 0
-    own_phone: int = 0
-    assisted: int = 0
-    reached: int = 0
-    engaged: int = 0
-    lessons_completed: int = 0
-    alerts_acknowledged: int = 0
-    unreachable: int = 0
-    # Residents who chose to tell their gender (for the gender gap; others are not counted).
-    female: int = 0
-    male: int = 0
-
-    def __add__(self, other: Figures) -> Figures:
-        return Figures(*(a + b for a, b in zip(self.as_tuple(), other.as_tuple(), strict=True)))
-
-    def as_tuple(self) -> tuple[int, ...]:
-        return (
-            self.registered,
-            self.own_phone,
-            self.assisted,
-            self.reached,
-            self.engaged,
-            self.lessons_completed,
-            self.alerts_acknowledged,
-            self.unreachable,
-            self.female,
-            self.male,
-        )
-
-
-FIGURE_NAMES = (
-    "registered",
-    "own_phone",
-    "assisted",
-    "reached",
-    "engaged",
-    "lessons_completed",
-    "alerts_acknowledged",
-    "unreachable",
-    "female",
-    "male",
-)
-
-
-@dataclass(frozen=True)
-class AreaInfo:
-    """An area's names, place in the hierarchy and latest census figure."""
-
-    code: str
-    level: str
-    name_en: str
-    name_bn: str | None
-    parent_code: str | None
-    parent_name_en: str | None = None
-    parent_name_bn: str | None = None
-    population: int | None = None
-    population_year: int | None = None
-
-
-@dataclass(frozen=True)
-class AreaReach:
-    """One area's figures for the period and the one before it."""
-
-    area: AreaInfo
-    current: Figures
-    previous: Figures
-
-    @property
-    def coverage(self) -> float | None:
-        """Registered residents per 10,000 people (None without a census figure)."""
-        return coverage(self.current.registered, self.area.population)
-
-
-@dataclass(frozen=True)
-class ReachReport:
-    """The whole area, then each child area, and residents placed at the area itself."""
-
-    period: Period
-    total: AreaReach
-    children: list[AreaReach] = field(default_factory=list)
-    # Residents who chose the area as a whole ("all of Kulaura"), not one of its children.
-    unplaced: Figures = field(default_factory=Figures)
-    unplaced_previous: Figures = field(default_factory=Figures)
-
-
-def coverage(registered: int, population: int | None) -> float | None:
-    """Registered per 10,000 people, or None when the population is unknown or zero."""
-    if not population:
-        return None
-    return registered * 10_000 / population
-
-
-def child_level(level: str | None) -> str | None:
-    """The level below `level` (None for the country gives divisions; unions have none)."""
-    if level is None:
-        return LEVELS[0]
-    index = LEVELS.index(level)
-    return LEVELS[index + 1] if index + 1 < len(LEVELS) else None
-
-
 # ----- queries --------------------------------------------------------------------------
 
 
@@ -239,6 +95,9 @@ def _registration_columns(period: Period) -> list[ColumnElement[Any]]:
         _tally(Resident.gender == "female").label("female"),
         _tally(Resident.gender == "male").label("male"),
         _tally(before).label("reg_prev"),
+        _tally(Resident.status != "unreachable", Resident.registered_again.is_(False)).label(
+            "reachable"
+        ),
     ]
 
 
@@ -260,6 +119,7 @@ def _registration_figures(row: Any) -> tuple[Figures, Figures]:
             unreachable=int(row.unreachable or 0),
             female=int(row.female or 0),
             male=int(row.male or 0),
+            reachable=int(row.reachable or 0),
         ),
         # Of the previous period only the number registered is kept (for the change).
         Figures(registered=int(row.reg_prev or 0)),
@@ -329,7 +189,19 @@ async def _people(
         for i, n in enumerate(counts):
             tally[i] += int(n or 0)
     out: dict[str, tuple[Figures, Figures]] = {}
-    for key, (reg, asst, unreachable, female, male, reg_prev, rc, ec, rp, ep) in sums.items():
+    for key, (
+        reg,
+        asst,
+        unreachable,
+        female,
+        male,
+        reg_prev,
+        reach,
+        rc,
+        ec,
+        rp,
+        ep,
+    ) in sums.items():
         out[key] = (
             Figures(
                 registered=reg,
@@ -340,6 +212,7 @@ async def _people(
                 unreachable=unreachable,
                 female=female,
                 male=male,
+                reachable=reach,
             ),
             # Of the previous period only registered, reached and engaged are kept.
             Figures(registered=reg_prev, reached=rp, engaged=ep),

@@ -5,13 +5,15 @@ and every rate or difference built on it is withheld. Zero is shown: "nobody her
 a coordinator needs to know and points at no one. Only an admin's audited export turns this
 off (`Suppressor.off()`).
 
-This is primary suppression only: a suppressed child can sometimes be recovered by subtracting
-the shown children from a shown total. Totals are shown because coordinators need them; the
-risk is documented in docs/reach.md.
+Totals are shown because coordinators need them, so a lone suppressed child could be worked
+out as the total minus its shown siblings. Complementary suppression closes that: when exactly
+one child of a group is hidden, the next smallest is hidden too (`complementary`), and the
+renderers ask `hidden(code, figure, n)` instead of looking at the number alone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from bot.core.i18n import format_number, localize_digits
@@ -44,11 +46,30 @@ class Count:
 class Suppressor:
     """Turns raw counts into `Count`s and decides which rates may be shown."""
 
-    def __init__(self, k: int = DEFAULT_K, enabled: bool = True) -> None:
+    def __init__(
+        self,
+        k: int = DEFAULT_K,
+        enabled: bool = True,
+        forced: frozenset[tuple[str, str]] = frozenset(),
+    ) -> None:
         if k < MIN_K:
             raise ValueError(f"small-count k must be {MIN_K} or more, got {k}")
         self.k = k
         self.enabled = enabled
+        # (area code, figure name) cells hidden by complementary suppression.
+        self.forced = forced if enabled else frozenset()
+
+    def forcing(self, cells: Iterable[tuple[str, str]]) -> Suppressor:
+        """The same suppressor, also hiding these (area code, figure) cells."""
+        return Suppressor(self.k, self.enabled, self.forced | frozenset(cells))
+
+    def hidden(self, code: str, name: str, n: int) -> bool:
+        """True for a small count, or a cell hidden so that a small one cannot be derived."""
+        return self.is_small(n) or (code, name) in self.forced
+
+    def cell(self, code: str, name: str, n: int) -> Count:
+        """An area's figure as staff may see it (small or complementarily hidden: "<k")."""
+        return Count(None if self.hidden(code, name, n) else n, self.k)
 
     @classmethod
     def off(cls, k: int = DEFAULT_K) -> Suppressor:
@@ -82,3 +103,29 @@ class Suppressor:
         if self.is_small(actual):
             return None
         return expected - actual
+
+
+def complementary(
+    groups: Iterable[Mapping[str, Mapping[str, int]]], s: Suppressor
+) -> set[tuple[str, str]]:
+    """Cells to hide so that no small count follows from a total minus its shown parts.
+
+    Each group maps a member (an area code, or the parent's own code for residents placed at
+    the parent itself) to its figures; the members add up to a total that is shown. Per
+    figure, when exactly one member is small, the smallest other member above zero is hidden
+    too (zero stays shown: it reveals nothing and hiding it would mislead).
+    """
+    if not s.enabled:
+        return set()
+    extra: set[tuple[str, str]] = set()
+    for group in groups:
+        names = {name for figures in group.values() for name in figures}
+        for name in sorted(names):
+            values = {code: figures.get(name, 0) for code, figures in group.items()}
+            small = [code for code, n in values.items() if s.is_small(n)]
+            if len(small) != 1:
+                continue
+            others = sorted((n, code) for code, n in values.items() if n > 0 and code != small[0])
+            if others:
+                extra.add((others[0][1], name))
+    return extra

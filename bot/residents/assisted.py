@@ -5,6 +5,12 @@ or from a workshop's attendance sheet (`sabai residents import FILE.csv --traine
 Recorded attendance counts as reached and engaged on that day: it is written both to the
 `attendance` table (who, which day, which trainer) and to the event log (ATTENDANCE_RECORDED,
 dated the start of that local day) that reach is computed from.
+
+A person may come to a second workshop and be registered again. They are counted once among
+those Sabai can reach (`registered_again`) when the trainer says so ("already registered" in
+/register, `already_registered` in a sheet), or when an earlier assisted registration in the
+same area has the same name or initials, age band and gender: all three must be given, as
+area, age and gender alone fit too many different people.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.areas.models import Area
@@ -30,7 +36,18 @@ from bot.staff.audit import Act, record_audit
 GENDERS = ("female", "male", "other")
 AGE_BANDS = ("under18", "18_29", "30_44", "45_59", "60plus")
 PHONE_ACCESS = ("none", "shared")
-CSV_COLUMNS = ("area_code", "language", "phone_access", "gender", "age_band", "attended_on")
+CSV_COLUMNS = (
+    "area_code",
+    "language",
+    "phone_access",
+    "gender",
+    "age_band",
+    "attended_on",
+    "name",
+    "already_registered",
+)
+MAX_NAME = 64
+YES, NO = ("yes", "y", "1", "true"), ("", "no", "n", "0", "false")
 MAX_ROWS = 5_000  # a workshop sheet, not a census
 
 
@@ -60,6 +77,10 @@ class AssistedPerson:
     gender: str | None = None
     age_band: str | None = None
     attended_on: date | None = None
+    # Name or initials, if the person gave them: only to recognise a second registration.
+    name: str | None = None
+    # The trainer says the person was registered at another workshop already.
+    again: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,14 +94,45 @@ def attendance_moment(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(), tz)
 
 
+def _name_key(name: str | None) -> str | None:
+    cleaned = " ".join((name or "").split()).lower()[:MAX_NAME]
+    return cleaned or None
+
+
+async def registered_before(session: AsyncSession, person: AssistedPerson, now: datetime) -> bool:
+    """Whether an earlier assisted registration is surely the same person (see module doc)."""
+    name = _name_key(person.name)
+    if name is None or person.gender is None or person.age_band is None:
+        return False
+    found = await session.scalar(
+        select(Resident.id)
+        .where(
+            Resident.channel == "assisted",
+            Resident.area_code == person.area_code,
+            Resident.consent_at.is_not(None),
+            Resident.created_at < now,
+            Resident.gender == person.gender,
+            Resident.age_band == person.age_band,
+            func.lower(Resident.first_name) == name,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
 def register_assisted(
     session: AsyncSession,
     person: AssistedPerson,
     trainer: str,
     tz: ZoneInfo,
     now: datetime | None = None,
+    *,
+    again: bool = False,
 ) -> Resident:
-    """Add an assisted resident (consent given to the trainer) and any attendance."""
+    """Add an assisted resident (consent given to the trainer) and any attendance.
+
+    `again`: the person is registered already (counted once among the reachable).
+    """
     now = now or utcnow()
     resident = Resident(
         # Set here, not at insert, so the event below can name the resident already.
@@ -93,6 +145,8 @@ def register_assisted(
         age_band=person.age_band,
         phone_access=person.phone_access,
         registered_by=trainer,
+        first_name=_name_key(person.name),
+        registered_again=again or person.again,
         created_at=now,
         updated_at=now,
     )
@@ -140,7 +194,9 @@ async def register_person(
     now: datetime | None = None,
 ) -> Resident:
     """Register one person (chat /register) and record their attendance if given."""
-    resident = register_assisted(session, person, trainer, tz, now)
+    now = now or utcnow()
+    again = await registered_before(session, person, now)
+    resident = register_assisted(session, person, trainer, tz, now, again=again)
     await session.flush()
     if person.attended_on is not None:
         await record_attendance(session, resident, person.attended_on, trainer, tz)
@@ -212,7 +268,14 @@ def _person(
             return None, "attended_on must be a date like 2026-11-28"
         if attended > today:
             return None, "attended_on is in the future"
-    return AssistedPerson(area, language, phone, gender, age, attended), None
+    name = values.get("name") or None
+    if name is not None and len(name) > MAX_NAME:
+        return None, f"name must be at most {MAX_NAME} characters (initials are enough)"
+    again_text = (values.get("already_registered") or "").lower()
+    if again_text not in YES + NO:
+        return None, "already_registered must be empty, yes or no"
+    person = AssistedPerson(area, language, phone, gender, age, attended, name, again_text in YES)
+    return person, None
 
 
 async def import_attendance(
@@ -245,7 +308,8 @@ async def import_attendance(
         raise ImportRejected(sorted(problems))
     attendance = 0
     for person in people:
-        resident = register_assisted(session, person, trainer, tz, now)
+        again = await registered_before(session, person, now)
+        resident = register_assisted(session, person, trainer, tz, now, again=again)
         if person.attended_on is not None:
             attendance += await record_attendance(
                 session, resident, person.attended_on, trainer, tz

@@ -26,11 +26,12 @@ from bot.core.base import utcnow
 from bot.core.i18n import BABEL_LOCALE, Catalog, localize_digits
 from bot.core.screens import Option, Screen, rows_of
 from bot.delivery.outbox import OUTBOX, Status
+from bot.reach.figures import AreaInfo, Figures, Period
 from bot.reach.models import Feedback
-from bot.reach.report import AreaInfo, Figures, Period, area_info, figures_by_group, in_area
-from bot.reach.suppression import Suppressor
+from bot.reach.report import area_info, figures_by_group, in_area
+from bot.reach.suppression import DEFAULT_K, Suppressor
 from bot.residents.assisted import AGE_BANDS, GENDERS
-from bot.residents.events import EventKind, record
+from bot.residents.events import EventKind, record_for
 from bot.residents.models import Event, Resident
 
 FEEDBACK_AWAITING = "fb"  # Resident.awaiting while the bot waits for their feedback text
@@ -256,43 +257,85 @@ def _day(moment: datetime) -> datetime:
 def save_feedback(
     session: AsyncSession, resident: Resident, text: str, now: datetime | None = None
 ) -> bool:
-    """Store the resident's words for their area's coordinators, without their identity."""
+    """Store the resident's words for their area's coordinators, without their identity.
+
+    The event that counts it names only the area and the day: no subject, so neither the
+    words nor the event lead back to the resident.
+    """
     resident.awaiting = None
     words = " ".join(text.split())[:FEEDBACK_MAX]
     if not words:
         return False
-    now = now or utcnow()
+    day = _day((now or utcnow()).astimezone(UTC))
     session.add(
-        Feedback(
-            area_code=resident.area_code,
-            language=resident.language,
-            text=words,
-            at=_day(now.astimezone(UTC)),
-        )
+        Feedback(area_code=resident.area_code, language=resident.language, text=words, at=day)
     )
-    record(session, EventKind.FEEDBACK_GIVEN, resident, at=now)
+    record_for(session, EventKind.FEEDBACK_GIVEN, None, resident.area_code, at=day)
     return True
 
 
+def week_start(moment: datetime) -> datetime:
+    """The Monday 00:00 UTC of the moment's week: the finest date coordinators see."""
+    day = _day(moment.astimezone(UTC))
+    return day - timedelta(days=day.weekday())
+
+
+def _folded(counts: Mapping[str, int], code: str, floor: int, k: int) -> str:
+    """The area an item is shown under: its own, or the nearest wider one holding k items.
+
+    `floor` is the length of the scope code the reader covers: nothing is folded above it.
+    """
+    while len(code) > max(floor, 2):
+        if sum(n for c, n in counts.items() if c.startswith(code)) >= k:
+            return code
+        code = code[:-2]
+    return code
+
+
 async def recent_feedback(
-    session: AsyncSession, scopes: list[str], since: datetime, limit: int = 20
+    session: AsyncSession,
+    scopes: list[str],
+    since: datetime,
+    limit: int = 20,
+    k: int = DEFAULT_K,
 ) -> list[FeedbackItem]:
-    """Feedback from areas inside the scopes since a moment, newest first; no names."""
+    """Feedback from areas inside the scopes since a moment, newest first; no names.
+
+    An area with fewer than k items is shown folded into the nearest wider area with k (no
+    wider than the reader's scope), and every date is cut to its week.
+    """
     from bot.areas.models import Area
 
     dialect = session.get_bind().dialect.name
     query = (
-        select(Feedback.area_code, Area.name_en, Area.name_bn, Feedback.text, Feedback.at)
-        .outerjoin(Area, Area.code == Feedback.area_code)
+        select(Feedback.area_code, Feedback.text, Feedback.at)
         .where(Feedback.at >= _day(since.astimezone(UTC)))
         .order_by(Feedback.at.desc(), Feedback.id.desc())
-        .limit(limit)
     )
     if "" not in scopes:
         from sqlalchemy import or_
 
         query = query.where(or_(*(in_area(Feedback.area_code, s, dialect) for s in scopes)))
-    return [FeedbackItem(*row) for row in await session.execute(query)]
+    rows = list(await session.execute(query))
+    counts: Counter[str] = Counter(code for code, _, _ in rows if code)
+    shown: list[tuple[str | None, str, datetime]] = []
+    for code, text, at in rows[:limit]:
+        if code:
+            floor = max((len(s) for s in scopes if code.startswith(s)), default=0)
+            code = _folded(counts, code, floor, k)
+        shown.append((code, text, week_start(at)))
+    codes = {code for code, _, _ in shown if code}
+    names = {
+        code: (en, bn)
+        for code, en, bn in await session.execute(
+            select(Area.code, Area.name_en, Area.name_bn).where(Area.code.in_(sorted(codes)))
+        )
+    }
+    items = []
+    for code, text, at in shown:
+        name_en, name_bn = names.get(code or "", (None, None))
+        items.append(FeedbackItem(code, name_en, name_bn, text, at))
+    return items
 
 
 # ----- profile: optional gender and age band ------------------------------------------------

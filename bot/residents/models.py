@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.core.base import Base, UTCDateTime, new_pseudonym, utcnow
@@ -40,6 +40,9 @@ class Resident(Base):
     phone_access: Mapped[str | None] = mapped_column(String(8))
     # The staff pseudonym of the trainer who registered an assisted resident.
     registered_by: Mapped[str | None] = mapped_column(String(32))
+    # An assisted person registered again at another workshop (matched, or the trainer said
+    # so): still registered, but counted once among those who can be reached.
+    registered_again: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Which local days of the current 62-day epoch (and the one before) the resident was
     # reached / did something: a rollup of the event log kept by bot/reach/activity.py so
     # reach reports need not read the events. Derived data; rebuilt from events when reset.

@@ -72,6 +72,13 @@ class ResidentService:
             self.session, EventKind.BLOCKED_BOT if blocked else EventKind.UNBLOCKED_BOT, resident
         )
 
+    def reachable_again(self, resident: Resident) -> bool:
+        """A resident marked unreachable wrote or tapped: they can be reached again."""
+        if resident.status != "unreachable":
+            return False
+        self.mark_blocked(resident, False)
+        return True
+
     async def event_count(self, resident: Resident) -> int:
         count = await self.session.scalar(
             select(func.count()).select_from(Event).where(Event.subject == resident.pseudonym)

@@ -199,6 +199,8 @@ class Jobs:
             catalog=self.catalog,
             tz=self.settings.tz,
             k=self.settings.small_count_k,
+            target=self.settings.reach_target_per_10000,
+            priority=self.settings.reach_priority_tags,
         )
         if sent:
             log.info("weekly digests sent", extra={"digests": sent})
