@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
 import signal
 import socket
@@ -19,6 +20,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -82,6 +84,8 @@ class SpreadingProxy:
         self.failed = 0
         self.victim: tuple[int, subprocess.Popen[bytes]] | None = None
         self.killed_in_hand = 0
+        # Who sent the update the killed worker held (its answer may go out twice, see below).
+        self.in_hand_from: int | None = None
         self.client = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
 
     def kill_in_hand(self, port: int, worker: subprocess.Popen[bytes]) -> None:
@@ -109,6 +113,7 @@ class SpreadingProxy:
             worker, self.victim = self.victim[1], None
             asyncio.get_running_loop().call_later(0.003, worker.send_signal, signal.SIGKILL)
             self.killed_in_hand += 1
+            self.in_hand_from = sender_of(json.loads(body))
         try:
             url = f"http://127.0.0.1:{port}{path}"
             async with self.client.post(url, data=body, headers=headers) as answer:
@@ -116,6 +121,13 @@ class SpreadingProxy:
                 return answer.status
         except (aiohttp.ClientError, TimeoutError):
             return 502
+
+
+def sender_of(update: dict[str, Any]) -> int | None:
+    for value in update.values():
+        if isinstance(value, dict) and isinstance(value.get("from"), dict):
+            return int(value["from"]["id"])
+    return None
 
 
 @asynccontextmanager
@@ -291,9 +303,14 @@ async def test_three_workers_one_killed_answer_every_update_once_in_order(
             for uid in RESIDENTS:
                 replies = [m.text for m in emulator.messages(uid) if not m.deleted]
                 kinds = ["/start" if r % 2 == 0 else "/help" for r in range(ROUNDS)]
-                assert len(replies) >= ROUNDS, (uid, replies)
+                if uid == proxy.in_hand_from and len(replies) == ROUNDS + 1:
+                    # Killed after its answer went out but before it recorded the update as
+                    # handled: delivered again, answered again (at least once, never lost).
+                    twice = [i for i in range(ROUNDS) if replies[i] == replies[i + 1]]
+                    assert twice, (uid, replies)
+                    del replies[twice[0]]
                 # One answer per update, in the order the resident sent them.
-                assert len(replies) == ROUNDS, (uid, replies)
+                assert len(replies) == ROUNDS, (uid, proxy.in_hand_from, replies)
                 for kind, reply in zip(kinds, replies, strict=True):
                     assert expected_reply(kind, reply), (uid, kind, reply)
             alive = [p for i, p in enumerate(ports) if i != victim]
