@@ -51,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     run.add_argument(
+        "--shared-port",
+        action="store_true",
+        help="with --workers: all workers listen on telegram.listen (SO_REUSEPORT), no proxy",
+    )
+    run.add_argument(
         "--metrics-port",
         type=int,
         default=None,
@@ -193,12 +198,16 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     check_webhook_settings(settings, args.workers)
     if args.worker is not None or args.workers == 1:
         return await run_webhook(
-            settings, worker=args.worker or 0, workers=args.workers, force_sender=args.force
+            settings,
+            worker=args.worker or 0,
+            workers=args.workers,
+            force_sender=args.force,
+            shared_port=args.shared_port,
         )
     from bot.wiring.workers import supervise
 
     configure_logging(settings.log_level, secrets=[settings.bot_token or ""])
-    return await supervise(args.workers, args.config)
+    return await supervise(args.workers, args.config, shared_port=args.shared_port)
 
 
 def _version() -> str:

@@ -68,12 +68,19 @@ async def serve_webhook(
     workers: int = 1,
     stop: asyncio.Event | None = None,
     force_sender: bool = False,
+    shared_port: bool = False,
 ) -> int:
-    """Serve the webhook until SIGTERM/SIGINT (or `stop`); return the exit status."""
+    """Serve the webhook until SIGTERM/SIGINT (or `stop`); return the exit status.
+
+    `shared_port`: every worker listens on telegram.listen itself (SO_REUSEPORT) and the
+    kernel spreads connections over them, instead of worker i on port + i behind a proxy.
+    """
     check_webhook_settings(settings, workers)
     secret = settings.webhook_secret
     assert secret is not None
     host, port = split_listen(settings.listen)
+    if not shared_port:
+        port += worker
     if stop is None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -81,7 +88,7 @@ async def serve_webhook(
             loop.add_signal_handler(number, stop.set)
     orphan_watch = asyncio.create_task(_stop_when_orphaned(stop))
     try:
-        return await _serve(settings, secret, host, port, worker, stop, force_sender)
+        return await _serve(settings, secret, (host, port, shared_port), worker, stop, force_sender)
     finally:
         orphan_watch.cancel()
 
@@ -99,8 +106,7 @@ async def _stop_when_orphaned(stop: asyncio.Event) -> None:
 async def _serve(
     settings: Settings,
     secret: str,
-    host: str,
-    port: int,
+    address: tuple[str, int, bool],
     worker: int,
     stop: asyncio.Event,
     force_sender: bool,
@@ -127,7 +133,8 @@ async def _serve(
             async with background(app, settings, force_sender=force_sender) as scheduling:
                 if scheduling is not None:
                     ops.is_leader = lambda: scheduling.is_leader
-                await web.TCPSite(runner, host, port + worker).start()
+                host, port, shared = address
+                await web.TCPSite(runner, host, port, reuse_port=shared).start()
                 if worker == 0:
                     await register_commands(app.bot, app.ctx.catalog)
                 await register_webhook(
@@ -138,7 +145,7 @@ async def _serve(
                     max_connections=settings.webhook_max_connections,
                 )
                 heap.settle()
-                log.info("serving the webhook", extra={"worker": worker, "port": port + worker})
+                log.info("serving the webhook", extra={"worker": worker, "port": port})
                 await stop.wait()
                 log.info("stopping: finishing the updates in hand", extra={"worker": worker})
                 # Stop taking updates and finish (or, after the grace, drop) those in hand
@@ -152,8 +159,19 @@ async def _serve(
 
 
 async def run_webhook(
-    settings: Settings, *, worker: int = 0, workers: int = 1, force_sender: bool = False
+    settings: Settings,
+    *,
+    worker: int = 0,
+    workers: int = 1,
+    force_sender: bool = False,
+    shared_port: bool = False,
 ) -> int:
     """Entry point of `sabai run --webhook` for one worker process."""
     configure_logging(settings.log_level, [settings.bot_token or "", settings.webhook_secret or ""])
-    return await serve_webhook(settings, worker=worker, workers=workers, force_sender=force_sender)
+    return await serve_webhook(
+        settings,
+        worker=worker,
+        workers=workers,
+        force_sender=force_sender,
+        shared_port=shared_port,
+    )

@@ -23,29 +23,35 @@ RESTART_DELAY = 1.0
 STOP_TIMEOUT = 10.0
 
 
-def worker_command(index: int, config: Path | None) -> list[str]:
+def worker_command(index: int, config: Path | None, shared_port: bool = False) -> list[str]:
     """The command line that starts worker `index`."""
     command = [sys.executable, "-m", "bot.cli.main"]
     if config is not None:
         command += ["--config", str(config)]
-    return [*command, "run", "--webhook", "--worker", str(index)]
+    command += ["run", "--webhook", "--worker", str(index)]
+    return [*command, "--shared-port"] if shared_port else command
 
 
-async def supervise(count: int, config: Path | None, stop: asyncio.Event | None = None) -> int:
+async def supervise(
+    count: int,
+    config: Path | None,
+    stop: asyncio.Event | None = None,
+    shared_port: bool = False,
+) -> int:
     """Run `count` workers until SIGTERM/SIGINT (or `stop`), restarting any that dies."""
     if stop is None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for number in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(number, stop.set)
-    keepers = [asyncio.create_task(_keep(i, config, stop)) for i in range(count)]
+    keepers = [asyncio.create_task(_keep(i, config, stop, shared_port)) for i in range(count)]
     await asyncio.gather(*keepers)
     return 0
 
 
-async def _keep(index: int, config: Path | None, stop: asyncio.Event) -> None:
+async def _keep(index: int, config: Path | None, stop: asyncio.Event, shared_port: bool) -> None:
     while not stop.is_set():
-        process = await asyncio.create_subprocess_exec(*worker_command(index, config))
+        process = await asyncio.create_subprocess_exec(*worker_command(index, config, shared_port))
         waiter = asyncio.ensure_future(process.wait())
         stopper = asyncio.ensure_future(stop.wait())
         await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
