@@ -69,8 +69,11 @@ async def serve_webhook(
     stop: asyncio.Event | None = None,
     force_sender: bool = False,
     shared_port: bool = False,
+    settle: bool = False,
 ) -> int:
     """Serve the webhook until SIGTERM/SIGINT (or `stop`); return the exit status.
+
+    `settle`: settle the collector once started (a worker process; not a test's process).
 
     `shared_port`: every worker listens on telegram.listen itself (SO_REUSEPORT) and the
     kernel spreads connections over them, instead of worker i on port + i behind a proxy.
@@ -88,7 +91,9 @@ async def serve_webhook(
             loop.add_signal_handler(number, stop.set)
     orphan_watch = asyncio.create_task(_stop_when_orphaned(stop))
     try:
-        return await _serve(settings, secret, (host, port, shared_port), worker, stop, force_sender)
+        return await _serve(
+            settings, secret, (host, port, shared_port), (worker, settle), stop, force_sender
+        )
     finally:
         orphan_watch.cancel()
 
@@ -107,7 +112,7 @@ async def _serve(
     settings: Settings,
     secret: str,
     address: tuple[str, int, bool],
-    worker: int,
+    role: tuple[int, bool],
     stop: asyncio.Event,
     force_sender: bool,
 ) -> int:
@@ -117,6 +122,7 @@ async def _serve(
     from handlers.commands import register_commands
 
     token, api_url = bot_endpoint(settings)
+    worker, settle = role
     async with build_app(settings, token, api_url, shared_turns=bool(settings.redis_url)) as app:
         served = webhook_app(
             app.dispatcher,
@@ -144,7 +150,8 @@ async def _serve(
                     secret=secret,
                     max_connections=settings.webhook_max_connections,
                 )
-                heap.settle()
+                if settle:
+                    heap.settle()  # everything loaded at start-up lives as long as the process
                 log.info("serving the webhook", extra={"worker": worker, "port": port})
                 await stop.wait()
                 log.info("stopping: finishing the updates in hand", extra={"worker": worker})
@@ -174,4 +181,5 @@ async def run_webhook(
         workers=workers,
         force_sender=force_sender,
         shared_port=shared_port,
+        settle=True,
     )
