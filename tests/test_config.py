@@ -100,13 +100,20 @@ def test_committed_config_documents_every_key(project_dir: Path) -> None:
 def test_committed_config_holds_the_model_defaults(project_dir: Path) -> None:
     data = tomllib.loads((project_dir / "config.toml").read_text(encoding="utf-8"))
     written = {(name, key): value for name, table in data.items() for key, value in table.items()}
+    text = (project_dir / "config.toml").read_text(encoding="utf-8")
+    # TOML has no null: a key unset by default is shown commented out, as an example.
+    unset = {(n, k) for n, keys in FILE_KEYS.items() for k in keys if file_default(n, k) is None}
+    for name, key in unset:
+        assert re.search(rf"^# {key} = ", text, flags=re.M), f"{name}.{key} is not shown"
     assert sorted(written) == sorted(
-        (name, key) for name, keys in FILE_KEYS.items() for key in keys
+        (name, key) for name, keys in FILE_KEYS.items() for key in keys if (name, key) not in unset
     )
     for (name, key), value in written.items():
-        assert value == file_default(name, key), f"config.toml's {name}.{key} is not the model's"
+        expected = file_default(name, key)
+        if isinstance(expected, tuple):
+            value = tuple(value)
+        assert value == expected, f"config.toml's {name}.{key} is not the model's"
     # The settings no file key sets are documented there by their environment variable.
-    text = (project_dir / "config.toml").read_text(encoding="utf-8")
     in_file = {field for keys in FILE_KEYS.values() for field in keys.values()}
     for field in sorted(set(DEFAULTS) - in_file - {"config_path"}):
         [variable] = [v for v, f in ENVIRONMENT.items() if f == field]
