@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import pathlib
+import signal
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from subprocess import STDOUT, Popen
 from typing import Any
 
 import aiohttp
@@ -162,3 +165,48 @@ def test_config_names_a_bad_webhook_secret_or_listen_address(tmp_path: pathlib.P
     settings = load_settings(config, environ={"SABAI_WEBHOOK_SECRET": "ok_Secret-1"})
     assert settings.webhook_secret == "ok_Secret-1"
     assert "ok_Secret-1" not in repr(settings)
+
+
+async def test_polling_serves_health_and_metrics_on_metrics_port(
+    db_url: str, tmp_path: pathlib.Path
+) -> None:
+    if not db_url.startswith("sqlite"):
+        pytest.skip("the endpoints do not depend on the database kind; webhook tests cover both")
+    from bot.channels.telegram.client import emulator_token
+    from bot.wiring.workers import worker_command
+
+    port = free_port()
+    emulator = Emulator(bot_id=EMULATOR_BOT_ID)
+    emulator.add_user(8304, first_name="Rupa")
+    async with EmulatorServer(emulator) as server, aiohttp.ClientSession() as client:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("SABAI_")},
+            "SABAI_DATABASE_URL": db_url,
+            "SABAI_BOT_TOKEN": emulator_token(),
+            "SABAI_TELEGRAM_API": server.base_url,
+            "SABAI_LOG_LEVEL": "WARNING",
+        }
+        command = [*worker_command(0, None)[:3], "run", "--no-chat", "--metrics-port", str(port)]
+        polling = start_process(command, env, tmp_path / "polling.log")
+        try:
+            emulator.send_text(8304, "/start")
+            await emulator.wait_for_messages(8304, count=1, timeout=60)
+            async with client.get(f"http://127.0.0.1:{port}/healthz") as answer:
+                assert answer.status == 200
+            async with client.get(f"http://127.0.0.1:{port}/readyz") as answer:
+                assert answer.status == 200, await answer.text()
+            async with client.get(f"http://127.0.0.1:{port}/metrics") as answer:
+                metrics = await answer.text()
+            assert 'sabai_updates_total{outcome="handled",type="message"} 1.0' in metrics
+            assert "sabai_scheduler_leader 1.0" in metrics
+            polling.send_signal(signal.SIGTERM)
+            assert polling.wait(15) == 0
+        finally:
+            if polling.poll() is None:
+                polling.kill()
+                polling.wait(10)
+
+
+def start_process(command: list[str], env: dict[str, str], log_path: pathlib.Path) -> Popen[bytes]:
+    with log_path.open("wb") as log:
+        return Popen(command, env=env, stdout=log, stderr=STDOUT, cwd=botkit.project_dir())
