@@ -210,3 +210,30 @@ async def test_polling_serves_health_and_metrics_on_metrics_port(
 def start_process(command: list[str], env: dict[str, str], log_path: pathlib.Path) -> Popen[bytes]:
     with log_path.open("wb") as log:
         return Popen(command, env=env, stdout=log, stderr=STDOUT, cwd=botkit.project_dir())
+
+
+async def test_sigterm_finishes_the_update_in_hand_then_stops(db_url: str) -> None:
+    emulator = Emulator(bot_id=EMULATOR_BOT_ID)
+    emulator.add_user(8305, first_name="Jui")
+    port = free_port()
+    async with EmulatorServer(emulator) as server:
+        stop = asyncio.Event()
+        task = asyncio.create_task(
+            serve_webhook(webhook_settings(db_url, server.base_url, port), stop=stop)
+        )
+        assert await emulator.wait_until(lambda: emulator.state.webhook.url or None, 30)
+        # The reply takes 1.5 s to go out: the update is still in hand when the stop comes.
+        emulator.inject("slow", method="sendMessage", chat_id=8305, delay=1.5)
+        emulator.send_text(8305, "/start")
+        for _ in range(750):
+            if emulator.state.in_flight:
+                break
+            await asyncio.sleep(0.02)
+        assert emulator.state.in_flight, "the reply never started"
+        stop.set()
+        stopping = asyncio.get_running_loop().time()
+        assert await asyncio.wait_for(task, 15) == 0
+        assert asyncio.get_running_loop().time() - stopping < 10
+        assert [m for m in emulator.messages(8305) if "Sabai" in m.text]
+        # Answered before the worker went: Telegram would not deliver it again.
+        assert emulator.updates == []
