@@ -21,7 +21,7 @@ from bot.residents.community import (
     community_screen,
     community_view,
     profile_age_screen,
-    profile_done_text,
+    profile_done_screen,
     profile_gender_screen,
 )
 from bot.residents.conversation import Conversation
@@ -104,4 +104,4 @@ def _profile_step(conversation: Conversation, data: str) -> Screen | None:
         return profile_gender_screen(catalog, language)
     if step == "age":
         return profile_age_screen(catalog, language)
-    return Screen(profile_done_text(resident, catalog, language))
+    return profile_done_screen(resident, catalog, language)

@@ -330,10 +330,11 @@ async def test_a_coordinator_who_never_signed_up_composes_by_typing(
             assert await session.scalar(select(func.count()).select_from(Resident)) == 0
 
 
-async def test_text_typed_while_a_draft_waits_for_a_button_goes_to_the_resident_menu(
+async def test_text_typed_while_a_draft_waits_for_a_button_keeps_the_draft(
     db_url: str, sessions: Sessions
 ) -> None:
-    # The draft is read with the resident row (one query); at a button step it takes no text.
+    # The draft is read with the resident row (one query); at a button step it answers the
+    # text itself, with its own screen again, so the draft is never lost.
     async with running_bot(db_url) as h:
         coordinator = await make_coordinator(h, 9200)
         [topics] = await coordinator.send("/alert")

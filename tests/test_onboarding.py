@@ -205,7 +205,9 @@ async def test_changing_language_and_area_after_signing_up(db_url: str) -> None:
     async with running_bot(db_url) as h:
         person = await signed_up(h, 5009, first_name="Rina")
         [notice] = await person.send("/privacy")
-        assert "Your privacy" in notice.text and not notice.buttons
+        # No question after consent: the notice ends with the way back to the menu.
+        assert "Your privacy" in notice.text and "Do you agree?" not in notice.text
+        assert [label for row in notice.buttons for label, _ in row] == ["◀ Menu"]
         await person.send("/language")
         replies = await person.tap("বাংলা")
         assert any(m.text.startswith("ভাষা: বাংলা") for m in replies)

@@ -51,8 +51,6 @@ SEARCH_LIMIT = 6
 # A draft left this long is forgotten: the coordinator starts again with /alert.
 DRAFT_TTL = timedelta(days=1)
 VALIDITY_HOURS = (6, 24, 72)
-# Steps that wait for typed text.
-TEXT_STEPS = frozenset({"areas", "bn", "en", "when", "until"})
 _MOMENT = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})[ T](\d{1,2}):(\d{2})\s*$")
 
 
@@ -191,7 +189,14 @@ class Composer:
                 note = Screen(self.t("alerts.bad_time"))
                 return Outcome([note, await self.screen_for(draft)])
             return await self._set_time(draft, draft.step, moment)
-        return Outcome([await self.screen_for(draft)])
+        if draft.step == "preview":
+            # A time typed at the preview is a new end: the one thing a preview may lack.
+            moment = self._parse_moment(typed)
+            if moment is not None:
+                return await self._set_time(draft, "until", moment)
+            return Outcome([Screen(self.t("alerts.typed_at_preview")), *await self.preview(draft)])
+        note = Screen(self.t("alerts.tap_a_button"))
+        return Outcome([note, await self.screen_for(draft)])
 
     async def action(self, token: str) -> Outcome:
         """Handle a button press ("al:…"); a stale one re-shows the current step."""
@@ -228,6 +233,13 @@ class Composer:
             return Outcome(toast=self.t("alerts.preview_only"))
         elif verb == "ok" and draft.step == "preview":
             return await self._confirm(draft)
+        elif verb == "ch" and draft.step == "preview":
+            draft.step = "until"
+        elif verb == "ug" and draft.step == "preview":
+            # Only urgent alerts go out in quiet hours; the button says so.
+            draft.urgency, draft.send_at = "urgent", None
+            await self.save(draft)
+            return Outcome(await self.preview(draft))
         else:
             return Outcome([await self.screen_for(draft)])
         await self.save(draft)
@@ -269,6 +281,7 @@ class Composer:
     def browse_screen(self, draft: Draft, code: str | None) -> Screen:
         """Children of an area (or the divisions) to walk down, and "the whole of" it to add."""
         children, _ = self.tree.children(code, 0, 200)
+        children = [child for child in children if self._reachable(child.code)]
         options = [
             Option(
                 display_name(child, self.language),
@@ -278,7 +291,7 @@ class Composer:
         ]
         rows: list[tuple[Option, ...]] = []
         area = self.tree.get(code) if code is not None else None
-        if area is not None:
+        if area is not None and self.staff.can(Role.COORDINATOR, area.code):
             whole = self.t("alerts.add_whole", name=display_name(area, self.language))
             rows.append((Option(whole, f"{PREFIX}a:{area.code}"),))
         rows.extend(rows_of(options, 2))
@@ -296,6 +309,12 @@ class Composer:
         return Screen(
             self.t("alerts.browse_in", place=place, chosen=self._chosen(draft)), tuple(rows)
         )
+
+    def _reachable(self, code: str) -> bool:
+        """An area the coordinator may alert, or one on the way down to such an area."""
+        if self.staff.can(Role.COORDINATOR, code):
+            return True
+        return any(scope.startswith(code) for scope in self.staff.scopes(Role.COORDINATOR))
 
     async def screen_for(self, draft: Draft) -> Screen:
         """The screen of the step the draft is at."""
@@ -330,7 +349,8 @@ class Composer:
     async def _search(self, draft: Draft, typed: str) -> Outcome:
         if not typed:
             return Outcome([self.areas_screen(draft)])
-        matches = self.index.search(typed[:80], limit=SEARCH_LIMIT)
+        found = self.index.search(typed[:80], limit=SEARCH_LIMIT * 5)
+        matches = [m for m in found if self.staff.can(Role.COORDINATOR, m.code)][:SEARCH_LIMIT]
         if not matches:
             note = Screen(self.t("alerts.area_not_found", query=html.escape(typed[:80])))
             return Outcome([note, self.areas_screen(draft)])
@@ -438,11 +458,24 @@ class Composer:
                 )
             },
         )
+        change = (Option(self.t("alerts.change_until"), f"{PREFIX}ch"),)
+        if spec.expires_at is not None and deliver_at >= spec.expires_at:
+            # It could never go out: say so before anyone taps Send, and offer the ways on.
+            warning = self.t(
+                "alerts.expires_in_quiet",
+                quiet=localize_digits(str(self.quiet), self.language),
+                when=format_when(deliver_at, self.language, self.tz),
+            )
+            rows: list[tuple[Option, ...]] = [change]
+            if spec.urgency != "urgent":
+                rows.append((Option(self.t("alerts.send_now_urgent"), f"{PREFIX}ug"),))
+            rows.append(self._cancel_row())
+            return [*screens, Screen(summary + "\n\n" + warning, tuple(rows))]
         buttons = (
             Option(self.t("alerts.confirm"), f"{PREFIX}ok"),
             Option(self.t("alerts.cancel_compose"), f"{PREFIX}x"),
         )
-        return [*screens, Screen(summary, (buttons,))]
+        return [*screens, Screen(summary, (buttons, change))]
 
     async def _confirm(self, draft: Draft) -> Outcome:
         spec = self.spec_of(draft)
@@ -468,8 +501,12 @@ async def waiting_for_text(session: AsyncSession, telegram_id: int, now: datetim
 
 
 def draft_waits_for_text(step: str | None, updated_at: datetime | None, now: datetime) -> bool:
-    """A draft at a step answered by typing, touched within its time to live."""
-    return step in TEXT_STEPS and updated_at is not None and updated_at >= now - DRAFT_TTL
+    """A draft touched within its time to live: whatever its step, typed text is the draft's.
+
+    At a button step the draft answers with its own screen again, so a coordinator who types
+    never lands in the resident conversation and the draft is never lost.
+    """
+    return step is not None and updated_at is not None and updated_at >= now - DRAFT_TTL
 
 
 # -- texts the router and the progress job share --------------------------------------------------

@@ -36,6 +36,8 @@ class Alert(Base):
     # (bot/alerts/queueing.py).
     queueing_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     recipients: Mapped[int] = mapped_column(Integer, default=0)
+    # "Got it" taps of residents who since used /forget: their alert_acks rows are gone.
+    forgotten_acks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -69,8 +71,7 @@ class AlertAck(Base):
     alert_id: Mapped[int] = mapped_column(
         Integer, ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True
     )
-    # Deleting a resident (/forget) deletes their taps; the count of an old alert then drops,
-    # which is the price of not keeping who tapped.
+    # Deleting a resident (/forget) deletes their taps; Alert.forgotten_acks keeps the count.
     resident_id: Mapped[int] = mapped_column(
         Integer, ForeignKey("residents.id", ondelete="CASCADE"), primary_key=True
     )

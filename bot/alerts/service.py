@@ -594,7 +594,7 @@ async def status_of(session: AsyncSession, alert: Alert, now: datetime) -> Alert
         failed=progress.counts.get(Status.FAILED, 0),
         remaining=progress.remaining,
         dropped=dict(progress.dropped_by_reason),
-        acknowledged=int(acks or 0),
+        acknowledged=int(acks or 0) + (alert.forgotten_acks or 0),
         eta_seconds=progress.eta_seconds,
         created_by=alert.created_by,
         created_at=alert.created_at,
@@ -701,7 +701,8 @@ def topics_screen(t: Translate, off: set[str], back_action: str = "m:settings") 
         )
         for topic in TOPICS
     ]
-    rows = (*rows_of(options, 1), (Option(t("settings.back"), back_action),))
+    back = t("topics.back_settings") if back_action == "m:settings" else t("settings.back")
+    rows = (*rows_of(options, 1), (Option(back, back_action),))
     return Screen(t("topics.title"), rows)
 
 

@@ -16,10 +16,14 @@ from datetime import datetime, timedelta
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
+from bot.cli.options import name_choices
 from bot.core.config import Settings
 
 COMMANDS = ("alerts",)
 DEFAULT_VALIDITY = timedelta(hours=24)
+EXAMPLE = "2026-12-24T09:30"
+# A time typed a few seconds ago, in the minute it names, still means "now".
+LATE_GRACE = timedelta(minutes=1)
 BAR_WIDTH = 30
 
 
@@ -39,9 +43,15 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         metavar="LANG=TEXT",
         help='text per language, e.g. --text bn="…" --text en="…" (bn required)',
     )
-    send.add_argument("--at", default=None, help="when to send (ISO-8601; default now)")
     send.add_argument(
-        "--until", default=None, help="valid until (ISO-8601; default 24 hours after --at)"
+        "--at",
+        default=None,
+        help=f"when to send: now (the default) or a later time, e.g. {EXAMPLE} (local time)",
+    )
+    send.add_argument(
+        "--until",
+        default=None,
+        help=f"valid until, e.g. {EXAMPLE} (local time; default: 24 hours after --at)",
     )
 
     alerts_sub.add_parser("list", help="the latest alerts with their status and counts")
@@ -51,13 +61,27 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     cancel.add_argument("id", type=int)
     watch = alerts_sub.add_parser("watch", help="a progress bar until the alert is done")
     watch.add_argument("id", type=int)
-    watch.add_argument("--interval", type=float, default=1.0, help="seconds between refreshes")
+    watch.add_argument(
+        "--interval", type=float, default=1.0, help="seconds between refreshes (default: 1)"
+    )
+    name_choices(alerts_sub)
 
 
-def parse_moment(text: str, tz: ZoneInfo) -> datetime:
+def parse_moment(text: str, tz: ZoneInfo, flag: str = "--at") -> datetime:
     """An ISO-8601 moment; one without an offset is local time in `tz`."""
-    moment = datetime.fromisoformat(text.strip())
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(
+            f"{flag} must be a date and time like {EXAMPLE} (local time), got {text!r}"
+        ) from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)
+
+
+def local_time(moment: datetime, tz: ZoneInfo) -> str:
+    """A moment as local time with its offset: 2026-12-24 09:30 +06:00."""
+    local = moment.astimezone(tz)
+    return local.strftime("%Y-%m-%d %H:%M ") + local.isoformat()[-6:]
 
 
 def parse_texts(items: list[str]) -> dict[str, str]:
@@ -89,7 +113,7 @@ async def run(args: argparse.Namespace, settings: Settings, out: TextIO = sys.st
         if command == "watch":
             return await _watch(args, sessions, out)
         async with sessions.begin() as session:
-            return await _query(args, session, out)
+            return await _query(args, session, settings, out)
     finally:
         await engine.dispose()
 
@@ -108,8 +132,18 @@ async def _send(args: argparse.Namespace, settings: Settings, sessions: object, 
     tz = settings.tz
     try:
         texts = parse_texts(args.text)
-        send_at = parse_moment(args.at, tz) if args.at else utcnow()
-        until = parse_moment(args.until, tz) if args.until else send_at + DEFAULT_VALIDITY
+        now = utcnow()
+        at = (args.at or "now").strip()
+        send_at = now if at.lower() == "now" else parse_moment(at, tz)
+        if now - LATE_GRACE <= send_at < now:
+            send_at = now
+        if send_at < now:
+            raise ValueError(
+                f"--at {local_time(send_at, tz)} has passed already; use --at now, or a later time"
+            )
+        until = (
+            parse_moment(args.until, tz, "--until") if args.until else send_at + DEFAULT_VALIDITY
+        )
     except ValueError as exc:
         _fail(str(exc))
         return 2
@@ -138,9 +172,9 @@ async def _send(args: argparse.Namespace, settings: Settings, sessions: object, 
         # The chat's words, in English, serve the operator too.
         _fail(_plain(catalog.text("en", exc.key, **exc.params)))
         return 2
-    out.write(f"alert {queued.alert_id} queued for {queued.recipients} recipients")
+    out.write(catalog.plural("en", "cli.alert_queued", queued.recipients, id=str(queued.alert_id)))
     if queued.deliver_at > utcnow():
-        out.write(f", from {queued.deliver_at.astimezone(tz):%Y-%m-%d %H:%M %Z}")
+        out.write(f", from {local_time(queued.deliver_at, tz)}")
     out.write("\n")
     if queued.split is not None:
         out.write(
@@ -158,20 +192,24 @@ async def _send(args: argparse.Namespace, settings: Settings, sessions: object, 
     return 0
 
 
-async def _query(args: argparse.Namespace, session: object, out: TextIO) -> int:
+async def _query(args: argparse.Namespace, session: object, settings: Settings, out: TextIO) -> int:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from bot.alerts.service import QUEUEING, AlertError, alert_status, cancel_alert, list_alerts
+    from bot.core.i18n import Catalog
     from bot.staff.audit import cli_actor
 
     assert isinstance(session, AsyncSession)
+    catalog = Catalog.load(default_language=settings.default_language)
+    tz = settings.tz
     if args.alerts_command == "list":
         found = await list_alerts(session, limit=50)
         if not found:
             out.write("no alerts yet\n")
         for item in found:
+            state = catalog.text("en", f"alerts.state_{item.state}")
             out.write(
-                f"{item.id:>5}  {item.topic:<7} {item.urgency:<7} {item.state:<10} "
+                f"{item.id:>5}  {item.topic:<7} {item.urgency:<7} {state:<10} "
                 f"sent {item.sent}/{item.recipients}  failed {item.failed}  "
                 f"got-it {item.acknowledged}  areas {','.join(item.area_codes)}\n"
             )
@@ -180,9 +218,10 @@ async def _query(args: argparse.Namespace, session: object, out: TextIO) -> int:
         try:
             dropped = await cancel_alert(session, args.id, cli_actor())
         except AlertError as exc:
-            _fail(f"cannot cancel alert {args.id}: {exc.key.removeprefix('alerts.')}")
+            reason = _plain(catalog.text("en", exc.key, **{"id": args.id, **exc.params}))
+            _fail(f"cannot cancel alert {args.id}: {reason}")
             return 1
-        out.write(f"alert {args.id} cancelled; {dropped} messages not yet sent were dropped\n")
+        out.write(catalog.plural("en", "cli.alert_cancelled", dropped, id=str(args.id)) + "\n")
         return 0
     shown = await alert_status(session, args.id)
     if shown is None:
@@ -190,11 +229,12 @@ async def _query(args: argparse.Namespace, session: object, out: TextIO) -> int:
         return 1
     status = shown
     not_sent = ", ".join(f"{n} {why}" for why, n in sorted(status.dropped.items())) or "0"
+    state = catalog.text("en", f"alerts.state_{status.state}")
     lines = [
-        f"alert {status.id}: {status.topic}, {status.urgency}, {status.state}",
+        f"alert {status.id}: {status.topic}, {status.urgency}, {state}",
         f"areas: {', '.join(status.area_codes)}",
-        f"goes out: {status.deliver_at:%Y-%m-%d %H:%M} UTC"
-        + (f", valid until {status.expires_at:%Y-%m-%d %H:%M} UTC" if status.expires_at else ""),
+        f"goes out: {local_time(status.deliver_at, tz)}"
+        + (f", valid until {local_time(status.expires_at, tz)}" if status.expires_at else ""),
         f"created by {status.created_by}",
         f"recipients: {status.recipients}"
         + (" so far (queueing is not finished)" if status.state == QUEUEING else ""),

@@ -13,8 +13,10 @@ from pathlib import Path
 from bot.cli import alerts as cli_alerts
 from bot.cli import reach as cli_reach
 from bot.cli import staff as cli_staff
+from bot.cli.options import name_choices
 from bot.core.config import ConfigError, Settings, load_settings
 from bot.core.logging_setup import configure_logging
+from bot.core.startup import StartupError
 
 log = logging.getLogger("sabai.cli")
 _FORCE_HELP = "start the sender even though another one runs without a shared Redis budget"
@@ -96,6 +98,8 @@ def _parser() -> argparse.ArgumentParser:
     cli_reach.add_commands(sub)
     cli_alerts.add_commands(sub)
     unlisted.add_commands(sub)
+    for commands in (sub, db_sub, areas_sub, content_sub):
+        name_choices(commands)
     return parser
 
 
@@ -113,6 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"sabai: configuration error: {exc}", file=sys.stderr)
         return 2
+    except StartupError as exc:
+        print(f"sabai: {exc}", file=sys.stderr)
+        return 1
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:

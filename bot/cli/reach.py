@@ -13,14 +13,31 @@ import argparse
 import re
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
+from bot.cli.options import name_choices, positive_int
 from bot.core.config import Settings
+
+if TYPE_CHECKING:
+    from bot.core.i18n import Catalog
 
 COMMANDS = ("reach", "missing", "residents")
 FORMATS = ("text", "csv", "json")
 LEVELS = ("district", "upazila", "union")
 _PERIOD = re.compile(r"^(\d{1,3})d$")
+# Spelled out rather than imported from bot.residents.assisted, so `--help` stays quick.
+IMPORT_COLUMNS = """\
+The CSV's first line names its columns; area_code is required, the others may be left out
+of the header, and every row needs a cell for each column the header names:
+  area_code     a union, upazila or district code inside the trainer's areas
+  language      bn, en or syl (empty: bn)
+  phone_access  none or shared (empty: none)
+  gender        female, male, other or empty
+  age_band      under18, 18_29, 30_44, 45_59, 60plus or empty
+  attended_on   the workshop day, e.g. 2026-11-28 (empty: no attendance recorded)
+Example:
+  area_code,language,phone_access,gender,age_band,attended_on
+  605865,bn,none,female,30_44,2026-11-28"""
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,8 +48,15 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
     missing = sub.add_parser("missing", help="communities Sabai is still missing")
     missing.add_argument("--area", default="", help="area code (default: the whole country)")
-    missing.add_argument("--level", choices=LEVELS, default="upazila")
-    missing.add_argument("--top", type=int, default=None, help="only the N furthest behind")
+    missing.add_argument(
+        "--level", choices=LEVELS, default="upazila", help="areas to rank (default: %(default)s)"
+    )
+    missing.add_argument(
+        "--top",
+        type=positive_int,
+        default=None,
+        help="only the N furthest behind (default: all in csv and json, 20 in text)",
+    )
     missing.add_argument(
         "--priority",
         default=None,
@@ -44,16 +68,24 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     residents = sub.add_parser("residents", help="assisted residents")
     residents_sub = residents.add_subparsers(dest="residents_command", required=True)
     imp = residents_sub.add_parser(
-        "import", help="import a workshop's attendance (CSV); all rows or none"
+        "import",
+        help="import a workshop's attendance (CSV); all rows or none",
+        description=IMPORT_COLUMNS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    imp.add_argument("file", type=Path)
+    imp.add_argument("file", type=Path, help="the CSV file (columns above)")
     imp.add_argument("--trainer", type=int, required=True, help="the trainer's Telegram id")
+    name_choices(residents_sub)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--period", default="30d", help="days up to today, e.g. 7d, 30d")
-    parser.add_argument("--format", choices=FORMATS, default="text")
-    parser.add_argument("--language", choices=("en", "bn", "syl"), default="en")
+    parser.add_argument(
+        "--period", default="30d", help="days up to today, e.g. 7d (default: %(default)s)"
+    )
+    parser.add_argument("--format", choices=FORMATS, default="text", help="(default: %(default)s)")
+    parser.add_argument(
+        "--language", choices=("en", "bn", "syl"), default="en", help="(default: %(default)s)"
+    )
     parser.add_argument(
         "--unsuppressed",
         action="store_true",
@@ -190,6 +222,12 @@ async def _report(
     return 0
 
 
+def _catalog(settings: Settings) -> Catalog:
+    from bot.core.i18n import Catalog
+
+    return Catalog.load(default_language=settings.default_language)
+
+
 def _fail(message: str) -> None:
     sys.stderr.write(f"sabai: {message}\n")
 
@@ -206,6 +244,7 @@ async def _import(
 ) -> int:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from bot.cli.alerts import local_time
     from bot.residents.assisted import AlreadyImported, ImportRejected, import_attendance
     from bot.staff.roles import Role, staff_of
 
@@ -223,14 +262,16 @@ async def _import(
     try:
         report = await import_attendance(session, data, staff.pseudonym, settings.tz, set(scopes))
     except AlreadyImported as exc:
-        _fail(f"this file was imported already ({exc.at:%Y-%m-%d %H:%M} UTC); nothing imported")
+        when = local_time(exc.at, settings.tz)
+        _fail(f"this file was imported already ({when}); nothing imported")
         return 1
     except ImportRejected as exc:
         for line, problem in exc.problems:
             sys.stderr.write(f"{args.file}:{line}: {problem}\n")
-        _fail(f"nothing imported ({len(exc.problems)} bad rows)")
+        _fail(_catalog(settings).plural("en", "cli.bad_rows", len(exc.problems)))
         return 1
-    out.write(
-        f"imported {report.registered} residents and {report.attendance} attendance records\n"
+    imported = _catalog(settings).plural(
+        "en", "cli.imported", report.registered, attendance=report.attendance
     )
+    out.write(imported + "\n")
     return 0

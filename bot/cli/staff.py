@@ -14,10 +14,13 @@ import sys
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, TextIO
 
+from bot.cli.options import name_choices, positive_int
 from bot.core.config import Settings
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
+
+    from bot.core.i18n import Catalog
 
 COMMANDS = ("staff", "invite", "audit")
 # Spelled out rather than imported from bot.staff.roles, so `sabai --help` stays quick to start.
@@ -45,6 +48,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     who.add_argument("--staff", metavar="PSEUDONYM", help="as `staff list` shows it (st-…)")
     revoke.add_argument("--role", choices=ROLE_NAMES, default=None)
     revoke.add_argument("--area", default=None, help="only the role in this scope")
+    name_choices(staff_sub)
 
     invite = sub.add_parser("invite", help="make a one-time invitation to a staff role")
     invite.add_argument("--role", choices=ROLE_NAMES, required=True)
@@ -54,7 +58,12 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
     audit = sub.add_parser("audit", help="print the audit log of privileged acts")
     audit.add_argument("--since", default=None, help="a date (2026-11-01), ISO time, or 7d/12h")
-    audit.add_argument("--limit", type=int, default=None)
+    audit.add_argument(
+        "--limit", type=positive_int, default=None, help="only the newest N entries (default: all)"
+    )
+    audit.add_argument(
+        "--oldest", action="store_true", help="with --limit: the oldest N entries instead"
+    )
 
 
 def parse_since(text: str, settings: Settings, now: datetime) -> datetime:
@@ -80,6 +89,12 @@ def _long_span(text: str) -> timedelta:
     # parse_duration stops at an invitation's 30 days; the audit may look back further.
     amount, unit = int(text[:-1]), text[-1]
     return timedelta(**{{"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[unit]: amount})
+
+
+def _catalog(settings: Settings) -> Catalog:
+    from bot.core.i18n import Catalog
+
+    return Catalog.load(default_language=settings.default_language)
 
 
 def _scope(text: str) -> str:
@@ -147,7 +162,7 @@ async def _run(
                 [f"{g.role.value} {await _describe_scope(session, g.scope)}" for g in person.grants]
             )
             out.write(f"{person.pseudonym}\t{person.name or '-'}\t{roles}\n")
-        out.write(f"{len(people)} staff\n")
+        out.write(_catalog(settings).plural("en", "cli.staff_count", len(people)) + "\n")
         return 0
     if args.command == "staff" and args.staff_command == "revoke":
         account = await find_account(session, telegram_id=args.telegram_id, pseudonym=args.staff)
@@ -176,7 +191,10 @@ async def _run(
             session, actor, Role(args.role), _scope(args.area), creator=None, ttl=ttl, now=now
         )
         place = await _describe_scope(session, issued.scope)
-        out.write(f"invitation for a {issued.role.value} for {place}\n")
+        invitation = _catalog(settings).text(
+            "en", f"cli.invitation_for.{issued.role.value}", place=place
+        )
+        out.write(invitation + "\n")
         out.write(f"expires {issued.expires_at.astimezone(settings.tz).isoformat()}\n")
         out.write(f"code: {issued.code}\n")
         out.write(f"in the bot: /start {issued.start_payload}\n")
@@ -186,7 +204,7 @@ async def _run(
         return 0
     if args.command == "audit":
         since = parse_since(args.since, settings, now) if args.since else None
-        for entry in await audit_entries(session, since, limit=args.limit):
+        for entry in await audit_entries(session, since, limit=args.limit, newest=not args.oldest):
             when = entry.at.astimezone(settings.tz).isoformat(timespec="seconds")
             details = json.dumps(entry.details, ensure_ascii=False, sort_keys=True)
             out.write(f"{when}\t{entry.actor}\t{entry.act}\t{entry.scope or '-'}\t{details}\n")

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from bot.core.resources import migrations_folder
+from bot.core.startup import database_unavailable
 
 # How long a statement waits for another connection's write lock before failing, unless
 # the URL sets its own (`?timeout=`).
@@ -89,5 +90,14 @@ def upgrade_sync(url: str, revision: str = "heads", *, verbose: bool = False) ->
 
 
 async def upgrade(url: str, revision: str = "heads", *, verbose: bool = False) -> None:
-    """Apply Alembic migrations without blocking the event loop."""
-    await asyncio.to_thread(upgrade_sync, url, revision, verbose=verbose)
+    """Apply Alembic migrations without blocking the event loop.
+
+    Raises StartupError when the database cannot be opened at all (every entry point opens
+    it here first), so the operator reads which setting to fix instead of a traceback.
+    """
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        await asyncio.to_thread(upgrade_sync, url, revision, verbose=verbose)
+    except (OSError, DBAPIError) as exc:
+        raise database_unavailable(url, exc) from exc

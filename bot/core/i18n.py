@@ -25,6 +25,9 @@ FALLBACKS: Mapping[str, tuple[str, ...]] = {
     "syl": ("syl", "bn", "en"),
 }
 BABEL_LOCALE = {"bn": "bn", "en": "en", "syl": "bn"}
+# Languages whose nouns change with the count ("1 recipient", "2 recipients"). Bangla and
+# Sylheti count with a classifier ("১ জন", "৫ জন"), so they need only a key's ".other" form.
+PLURAL_CHANGE = frozenset({"en"})
 BENGALI_DIGITS = str.maketrans("0123456789", "০১২৩৪৫৬৭৮৯")
 LATIN_DIGITS = str.maketrans("০১২৩৪৫৬৭৮৯", "0123456789")
 
@@ -157,6 +160,12 @@ class Catalog:
             for name, value in params.items()
         }
         return self.raw(lang, key).format_map(shown)
+
+    def plural(self, language: str | None, key: str, count: int, **params: object) -> str:
+        """Format `key.one` or `key.other` by `count`, passed on as {count}."""
+        lang = self.resolve(language)
+        form = "one" if count == 1 and lang in PLURAL_CHANGE else "other"
+        return self.text(lang, f"{key}.{form}", count=count, **params)
 
     def all_languages(self, key: str) -> set[str]:
         """Every language's rendering of `key`, used to recognise a typed button label."""

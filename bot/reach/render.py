@@ -291,7 +291,10 @@ def reach_csv(report: ReachReport, s: Suppressor) -> str:
 
 
 def missing_csv(report: MissingReport, s: Suppressor, top: int | None = None) -> str:
-    """The ranked missing list, one line per area."""
+    """The ranked missing list, then areas with nobody registered that it leaves out.
+
+    The text and JSON forms list both; the `list` column says which each line belongs to.
+    """
     columns = (
         "rank",
         *CSV_AREA,
@@ -301,8 +304,17 @@ def missing_csv(report: MissingReport, s: Suppressor, top: int | None = None) ->
         "shortfall",
         "share_of_benchmark",
         "tags",
+        "list",
     )
-    return _csv(missing_document(report, s, top)["ranked"], columns, s)
+    ranked = missing_document(report, s, top)["ranked"]
+    listed = {row["area_code"] for row in ranked}
+    protected = protect_missing(report, s)
+    empty = [row for row in report.empty if row.area.code not in listed]
+    rows = [{**row, "list": "ranked"} for row in ranked] + [
+        {**missing_row(row, report.benchmark, protected), "rank": None, "list": "nobody_registered"}
+        for row in (empty[:top] if top else empty)
+    ]
+    return _csv(rows, columns, s)
 
 
 # ----- text (chat and terminal) -------------------------------------------------------------
@@ -338,7 +350,13 @@ class TextRenderer:
         return format_number(round(value, digits), self.language)
 
     def rate(self, value: float | None) -> str:
-        return self.t("reach.withheld") if value is None else self.number(value)
+        if value is None:
+            return self.t("reach.withheld")
+        # Early on, rates are fractions of one per 10,000: "0.04", never a bare "0".
+        digits = 1
+        while 0 < abs(value) < 10 ** (1 - digits) and digits < 4:
+            digits += 1
+        return self.number(value, digits)
 
     def change(self, reach: AreaReach, name: str, s: Suppressor) -> str:
         change = change_shown(reach, name, s)
@@ -378,7 +396,12 @@ class TextRenderer:
             )
         )
         lines.append(self.t("reach.reachable", reachable=cell("reachable")))
-        lines.append(self.t("reach.coverage", coverage=self.rate(coverage_shown(total, s))))
+        coverage = coverage_shown(total, s)
+        lines.append(
+            self.t("reach.coverage_withheld")
+            if coverage is None
+            else self.t("reach.coverage", coverage=self.rate(coverage))
+        )
         lines.append(
             self.t(
                 "reach.reached", reached=cell("reached"), change=self.change(total, "reached", s)
@@ -428,7 +451,7 @@ class TextRenderer:
             lines.append(self.t("missing.benchmark_none"))
         else:
             key = "missing.benchmark_target" if report.target else "missing.benchmark"
-            lines.append(self.t(key, benchmark=self.number(report.benchmark)))
+            lines.append(self.t(key, benchmark=self.rate(report.benchmark)))
         ranked = report.ranked[:top]
         if ranked:
             lines.append("")

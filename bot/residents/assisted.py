@@ -229,6 +229,10 @@ def parse_attendance_csv(
         if len(people) + len(problems) >= MAX_ROWS:
             problems.append((line, f"more than {MAX_ROWS} rows; split the file"))
             break
+        shape = _shape_problem(row, len(header))
+        if shape:
+            problems.append((line, shape))
+            continue
         values = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}
         if not any(values.values()):
             continue  # blank line
@@ -238,6 +242,18 @@ def parse_attendance_csv(
         elif person is not None:
             people.append(person)
     return people, problems
+
+
+def _shape_problem(row: dict[str | None, str | None], columns: int) -> str | None:
+    """A row with fewer or more cells than the header: its values would land in wrong columns."""
+    # DictReader fills missing cells with None and gathers extra ones under the key None.
+    cells = sum(1 for key, value in row.items() if key is not None and value is not None)
+    extra = row.get(None)
+    if isinstance(extra, list):
+        cells += len(extra)
+    if cells == columns:
+        return None
+    return f"{cells} of {columns} columns; every row needs all the header's columns"
 
 
 def _person(

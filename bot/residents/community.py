@@ -357,7 +357,7 @@ def profile_age_screen(catalog: Catalog, language: str) -> Screen:
         for band in AGE_BANDS
     ]
     options.append(Option(catalog.text(language, "profile.skip"), f"{PROFILE_PREFIX}a:-"))
-    return Screen(catalog.text(language, "register.age"), rows_of(options, 2))
+    return Screen(catalog.text(language, "profile.age"), rows_of(options, 2))
 
 
 def apply_profile_choice(resident: Resident, token: str) -> str | None:
@@ -380,6 +380,12 @@ def apply_profile_choice(resident: Resident, token: str) -> str | None:
 def profile_done_text(resident: Resident, catalog: Catalog, language: str) -> str:
     told = resident.gender is not None or resident.age_band is not None
     return catalog.text(language, "profile.saved" if told else "profile.cleared")
+
+
+def profile_done_screen(resident: Resident, catalog: Catalog, language: str) -> Screen:
+    """The profile's last word, with the way back to the menu."""
+    back = ((Option(catalog.text(language, "settings.back"), "m:back"),),)
+    return Screen(profile_done_text(resident, catalog, language), back)
 
 
 def recent(now: datetime, days: int) -> datetime:

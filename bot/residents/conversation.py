@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.areas.search import AreaIndex
 from bot.areas.tree import AreaTree, AreaView, describe, display_name
 from bot.core.base import utcnow
-from bot.core.i18n import LANGUAGES, Catalog, format_when, is_plain_number
+from bot.core.i18n import LANGUAGES, Catalog, format_when, is_plain_number, to_latin_digits
 from bot.core.screens import Option, Reply, Screen, normalize_typed, rows_of
 from bot.residents.events import EventKind, record
 from bot.residents.models import Resident
@@ -204,7 +204,11 @@ class Conversation:
     def consent_screen(self) -> Screen:
         self._set_awaiting("cs")
         options = (Option(self.t("consent.yes"), "cy"), Option(self.t("consent.no"), "cn"))
-        return Screen(self.t("privacy.notice"), (options,))
+        return Screen(self.t("privacy.notice") + "\n" + self.t("consent.question"), (options,))
+
+    def with_menu_button(self, text: str) -> Screen:
+        """A message with one button back to the menu, so no screen is a dead end."""
+        return Screen(text, ((Option(self.t("settings.back"), "m:back"),),))
 
     def menu_screen(self, greeting: bool = False) -> Screen:
         self._set_awaiting(None)
@@ -277,12 +281,16 @@ class Conversation:
     async def command(self, name: str) -> Reply:
         """Handle a slash command other than /start."""
         if name == "help":
-            return Reply([Screen(self.t("help.text"))])
-        if name == "privacy":
-            notice = Screen(self.t("privacy.notice"))
             if self.onboarded:
-                return Reply([notice])
-            return Reply([notice, await self.next_onboarding_screen()])
+                return Reply([self.with_menu_button(self.t("help.text"))])
+            return Reply([Screen(self.t("help.text")), await self.next_onboarding_screen()])
+        if name == "privacy":
+            if self.onboarded:
+                return Reply([self.with_menu_button(self.t("privacy.notice"))])
+            upcoming = await self.next_onboarding_screen()
+            if self.resident is not None and self.resident.awaiting == "cs":
+                return Reply([upcoming])  # the consent screen carries the notice
+            return Reply([Screen(self.t("privacy.notice")), upcoming])
         if name == "mydata":
             return Reply([Screen(await self.my_data())])
         if name == "forget":
@@ -346,6 +354,9 @@ class Conversation:
         if by_choice is not None:
             return await self.action(by_choice)
         r = self.resident
+        if screen is not None and self._number_off_the_list(typed, r):
+            number = html.escape(to_latin_digits(typed).strip().rstrip("."))
+            return Reply([Screen(self.t("area.not_on_page", number=number)), screen])
         if r is None or r.language is None or (r.awaiting == "lg"):
             lang = self._typed_language(typed)
             if lang:
@@ -381,6 +392,16 @@ class Conversation:
         if not self._area_known() or r.consent_at is None:
             return await self.next_onboarding_screen()
         return self.menu_screen()
+
+    @staticmethod
+    def _number_off_the_list(typed: str, r: Resident | None) -> bool:
+        """A short number typed at an area list that has no such choice.
+
+        Longer numbers are area codes, which the search below finds.
+        """
+        number = to_latin_digits(typed).strip().rstrip(".")
+        on_area_list = r is not None and (r.awaiting or "").startswith(("br:", "pk:"))
+        return on_area_list and is_plain_number(number) and len(number) <= 2
 
     def _typed_language(self, typed: str) -> str | None:
         wanted = normalize_typed(typed)
@@ -433,6 +454,19 @@ class Conversation:
 
     def _unlisted_words(self, typed: str) -> Reply:
         assert self.resident is not None
+        place = self.areas.get(self.resident.area_code) if self.resident.area_code else None
+        if place is not None:
+            # Already placed: the words go to the coordinators, the area stays until the
+            # resident picks another one from the list.
+            self.residents.note_unlisted(self.resident, typed[:UNLISTED_MAX])
+            kept = self.t(
+                "area.unlisted_kept",
+                words=html.escape(typed[:UNLISTED_MAX]),
+                place=self._describe(place, self.areas.ancestors(place.code)),
+            )
+            return Reply(
+                [Screen(kept), self.menu_screen() if self.onboarded else self.consent_screen()]
+            )
         self.residents.set_area(self.resident, None, typed[:UNLISTED_MAX])
         done = Screen(self.t("area.unlisted_saved", words=html.escape(typed[:UNLISTED_MAX])))
         return Reply([done, self.menu_screen() if self.onboarded else self.consent_screen()])
@@ -537,6 +571,10 @@ class Conversation:
             else self.t("mydata.none"),
             "since": format_when(r.created_at, self.language, self.ctx.tz),
             "status": self.t(f"mydata.status_{r.status}"),
+            "gender": self.t(f"profile.gender_{r.gender}") if r.gender else self.t("mydata.none"),
+            "age_band": self.t(f"profile.age_{r.age_band}")
+            if r.age_band
+            else self.t("mydata.none"),
             "events": await self.residents.event_count(r),
         }
         return self.t("mydata.text", **fields)

@@ -55,6 +55,11 @@ class ResidentService:
         resident.awaiting = None
         record(self.session, EventKind.AREA_SET, resident, {"listed": area_code is not None})
 
+    def note_unlisted(self, resident: Resident, typed: str) -> None:
+        """Keep a placed resident's words for an unlisted place; their area stays as it is."""
+        resident.area_unlisted_text = typed[:200]
+        resident.awaiting = None
+
     def consent(self, resident: Resident, user: TelegramUser, now: datetime | None = None) -> None:
         """Record consent; only now is the resident's first name kept, to greet them."""
         resident.consent_at = now or utcnow()
@@ -79,6 +84,37 @@ class ResidentService:
         self.mark_blocked(resident, False)
         return True
 
+    async def _keep_delivery_counts(self, resident: Resident) -> None:
+        """Detach what was delivered from the person, so alerts keep their counts.
+
+        Messages already sent, failed or dropped stay as anonymous rows (no resident, no
+        pseudonym, and a chat id no chat has: minus the row's own id, unique per job);
+        queued ones go with the resident. Their "got it" taps become a bare number.
+        """
+        from bot.alerts.models import Alert, AlertAck
+        from bot.delivery.outbox import OUTBOX, Status
+
+        await self.session.execute(
+            update(OUTBOX)
+            .where(
+                OUTBOX.c.resident_id == resident.id,
+                OUTBOX.c.status.not_in([Status.PENDING.value, Status.CLAIMED.value]),
+            )
+            .values(
+                resident_id=None,
+                pseudonym=None,
+                chat_id=-OUTBOX.c.id,
+                message_id=None,
+                last_error=None,
+            )
+        )
+        tapped = select(AlertAck.alert_id).where(AlertAck.resident_id == resident.id)
+        await self.session.execute(
+            update(Alert)
+            .where(Alert.id.in_(tapped))
+            .values(forgotten_acks=Alert.forgotten_acks + 1)
+        )
+
     async def event_count(self, resident: Resident) -> int:
         count = await self.session.scalar(
             select(func.count()).select_from(Event).where(Event.subject == resident.pseudonym)
@@ -97,6 +133,7 @@ class ResidentService:
             .where(Event.subject == resident.pseudonym)
             .values(subject=anonymous, data=None)
         )
+        await self._keep_delivery_counts(resident)
         area = resident.area_code
         await self.session.delete(resident)
         await self.session.flush()

@@ -92,16 +92,25 @@ async def audit_entries(
     *,
     act: Act | str | None = None,
     limit: int | None = None,
+    newest: bool = False,
 ) -> list[AuditRecord]:
-    """Audit entries in the order they were written, optionally from `since` on."""
-    query = select(AuditEntry).order_by(AuditEntry.at, AuditEntry.id)
+    """Audit entries in the order they were written, optionally from `since` on.
+
+    With `limit`, the first `limit` entries, or the last ones when `newest` is set (still in
+    the order they were written).
+    """
+    query = select(AuditEntry)
     if since is not None:
         query = query.where(AuditEntry.at >= since)
     if act is not None:
         query = query.where(AuditEntry.act == str(act))
-    if limit is not None:
-        query = query.limit(limit)
-    return [
-        AuditRecord(e.at, e.actor, e.act, e.scope, dict(e.details or {}))
-        for e in await session.scalars(query)
-    ]
+    if limit is not None and newest:
+        query = query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
+        found = list(await session.scalars(query))
+        found.reverse()
+    else:
+        query = query.order_by(AuditEntry.at, AuditEntry.id)
+        if limit is not None:
+            query = query.limit(limit)
+        found = list(await session.scalars(query))
+    return [AuditRecord(e.at, e.actor, e.act, e.scope, dict(e.details or {})) for e in found]

@@ -11,15 +11,20 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.channels.telegram.client import EMULATOR_BOT_ID, emulator_token
 from bot.channels.telegram.polling import poll
 from bot.core.config import Settings
 from bot.core.logging_setup import configure_logging
+from bot.core.startup import StartupError
 from bot.wiring import heap
 from bot.wiring.app import App, build_app
 from bot.wiring.background import background
 from bot.wiring.scheduler import Scheduling
+
+if TYPE_CHECKING:
+    from aiogram import Bot
 
 log = logging.getLogger("sabai.run")
 
@@ -64,6 +69,8 @@ async def _run(
             api_url, token = settings.telegram_api, settings.bot_token
             log.info("connecting to the Bot API", extra={"api": api_url})
         app = await stack.enter_async_context(build_app(settings, token, api_url))
+        if not settings.uses_emulator and not await reach_telegram(app.bot, api_url):
+            return 1
         scheduling = await stack.enter_async_context(
             background(app, settings, force_sender=force_sender)
         )
@@ -115,6 +122,60 @@ async def _serve_ops(
     host, _ = split_listen(settings.listen)
     await web.TCPSite(runner, host, port).start()
     log.info("serving health and metrics", extra={"port": port})
+
+
+async def reach_telegram(
+    bot: Bot, api_url: str, first_wait: float = 1.0, longest_wait: float = 60.0
+) -> bool:
+    """Call getMe until Telegram answers, waiting longer after each failure.
+
+    A network that is down at boot comes back; the operator reads why it waits. Returns
+    False when SIGINT or SIGTERM came first. Raises StartupError when Telegram refuses the
+    token, which no waiting mends.
+    """
+    from aiogram.exceptions import (
+        TelegramNetworkError,
+        TelegramServerError,
+        TelegramUnauthorizedError,
+    )
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(number, stop.set)
+    wait = first_wait
+    try:
+        while True:
+            try:
+                await bot.get_me()
+                return True
+            except TelegramUnauthorizedError as exc:
+                raise StartupError(
+                    "Telegram refused the bot token (401 Unauthorized): "
+                    "check SABAI_BOT_TOKEN, as @BotFather gave it"
+                ) from exc
+            except (TelegramNetworkError, TelegramServerError) as exc:
+                reason = " ".join(str(exc).split())[:160]
+                _say(
+                    f"cannot reach the Telegram Bot API at {api_url} ({reason}); check the "
+                    f"network or SABAI_TELEGRAM_API; retrying in {wait:g} s"
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), wait)
+            if stop.is_set():
+                _say("stopped before Telegram could be reached; the bot did not start")
+                return False
+            wait = min(wait * 2, longest_wait)
+    finally:
+        for number in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(number)
+
+
+def _say(line: str) -> None:
+    """A line for the operator on standard error, beside the structured log."""
+    log.warning(line)
+    sys.stderr.write(f"sabai: {line}\n")
+    sys.stderr.flush()
 
 
 async def send(settings: Settings, force: bool = False, stop: asyncio.Event | None = None) -> int:

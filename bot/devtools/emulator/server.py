@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import BodyPartReader, ClientError, ClientSession, ClientTimeout, web
 
+from bot.core.startup import port_in_use
 from bot.devtools.emulator import control
 from bot.devtools.emulator.emulator import Emulator
 from bot.devtools.emulator.errors import ApiError, bad_request
@@ -106,7 +107,15 @@ class EmulatorServer:
         await runner.setup()
         self.emulator.state.closing = False
         site = web.TCPSite(runner, host, port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            fix = (
+                "stop the other program, or choose another port "
+                "([emulator] port in config.toml, or `sabai emulator --port`)"
+            )
+            raise port_in_use(host, port, exc, fix) from exc
         self._runner = runner
         self._host = host
         self._port = int(runner.addresses[0][1])
