@@ -12,6 +12,8 @@ editMessageText or answerCallbackQuery), taken as the request reaches the emulat
     .venv/bin/python bench/load.py \
         --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/sabai_bench
     .venv/bin/python bench/load.py --rates 100 --profile var/bench/load.pyspy  # needs py-spy
+    .venv/bin/python bench/load.py --workers 1,2,4 \
+        --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/sabai_bench  # webhook workers
 
 See bench/README.md for what each column means.
 """
@@ -47,6 +49,12 @@ from bench.load_setup import (
     reset_database,
     work_done,
 )
+from bench.load_workers import (
+    WorkerGroup,
+    forget_handled_updates,
+    free_port,
+    webhook_config,
+)
 from bot.devtools.emulator import Emulator, EmulatorServer
 from bot.devtools.emulator.spec import UploadedFile
 from bot.devtools.emulator.state import JsonDict
@@ -76,7 +84,7 @@ class TimedEmulator(Emulator):
             self.load.on_call(method, raw)
         elif method == "sendMessage":
             self.sent_to.add(int(raw.get("chat_id", 0)))
-        elif method == "getUpdates":
+        elif method in ("getUpdates", "setWebhook"):
             self.polled.set()
         return await super().call_api(method, raw, files, token=token, copy_result=copy_result)
 
@@ -135,6 +143,10 @@ class BotProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+# load.py's one polling process, or a --workers group.
+BotLike = BotProcess | WorkerGroup
 
 
 def run_queue_seconds(pid: int | str) -> float:
@@ -215,7 +227,7 @@ class Usage:
     gen_wait: float
 
     @classmethod
-    def now(cls, bot: BotProcess) -> Usage:
+    def now(cls, bot: BotLike) -> Usage:
         return cls(
             time.perf_counter(),
             bot.cpu_seconds(),
@@ -320,6 +332,27 @@ def residents_needed(args: argparse.Namespace, mix: Mapping[str, int]) -> tuple[
 
 
 async def measure(args: argparse.Namespace) -> int:
+    if not args.workers:
+        return await measure_once(args, None)
+    status, summary = 0, []
+    for workers in args.workers:
+        print(f"== {workers} webhook worker(s)")
+        status |= await measure_once(args, workers)
+        summary.append((workers, LAST_ROWS[-1]))
+        print()
+    print("workers  " + "  ".join(f"p99@{r.stats.rate:g}/s" for r in summary[0][1]) + "  best")
+    for workers, rows in summary:
+        p99s = "  ".join(f"{ms(r.p99()):>{len(f'p99@{r.stats.rate:g}/s')}}" for r in rows)
+        best = verdict(rows).rsplit(": ", 1)[1]
+        print(f"{workers:>7}  {p99s}  {best}")
+    return status
+
+
+# The rows of each measure_once, for the --workers summary.
+LAST_ROWS: list[list[Row]] = []
+
+
+async def measure_once(args: argparse.Namespace, workers: int | None) -> int:
     url = args.database_url or default_url()
     mix = parse_mix(args.mix)
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
@@ -334,7 +367,13 @@ async def measure(args: argparse.Namespace) -> int:
     for user_id in alerted + pool:
         emulator.add_user(user_id, first_name="Load", language_code="bn")
     async with EmulatorServer(emulator) as server:
-        bot = BotProcess.start(url, server.base_url, bot_config(BENCH_DIR / "load-bot.toml"))
+        bot: BotLike
+        if workers is None:
+            bot = BotProcess.start(url, server.base_url, bot_config(BENCH_DIR / "load-bot.toml"))
+        else:
+            await forget_handled_updates(url)
+            config = webhook_config(BENCH_DIR / "load-workers.toml", free_port())
+            bot = WorkerGroup.start(url, server.base_url, config, workers)
         try:
             return await _drive(args, emulator, bot, url, alert_id, alerted, pool, mix)
         finally:
@@ -342,7 +381,7 @@ async def measure(args: argparse.Namespace) -> int:
 
 
 async def alert_buttons(
-    emulator: TimedEmulator, bot: BotProcess, url: str, alert_id: int, alerted: list[int]
+    emulator: TimedEmulator, bot: BotLike, url: str, alert_id: int, alerted: list[int]
 ) -> dict[int, tuple[int, str]]:
     """Wait until the bot has delivered and recorded the alert; return each chat's "got it"."""
     with contextlib.suppress(TimeoutError):
@@ -367,7 +406,7 @@ async def alert_buttons(
 async def _drive(
     args: argparse.Namespace,
     emulator: TimedEmulator,
-    bot: BotProcess,
+    bot: BotLike,
     url: str,
     alert_id: int,
     alerted: list[int],
@@ -403,6 +442,7 @@ async def _drive(
         rows.append(Row(stats, usage, whole.bot_cpu))
         load_1m = os.getloadavg()[0]
         print(f"  {rate:g}/s done ({stats.injected} updates; load average {load_1m:.1f})")
+    LAST_ROWS.append(rows)
     print()
     print(table(rows))
     print()
@@ -417,7 +457,7 @@ async def _drive(
 
 
 def start_profiler(
-    args: argparse.Namespace, bot: BotProcess, rate: float
+    args: argparse.Namespace, bot: BotLike, rate: float
 ) -> subprocess.Popen[bytes] | None:
     """py-spy on the bot process for one step, when --profile asks and this is its rate."""
     if args.profile is None or rate != args.profile_rate:
@@ -443,7 +483,15 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--reply-timeout", type=float, default=15.0)
     parser.add_argument("--profile", type=Path, default=None, help="py-spy raw output file")
     parser.add_argument("--profile-rate", type=float, default=100.0)
+    parser.add_argument(
+        "--workers",
+        default="",
+        help="comma-separated worker counts: run the bot as that many webhook workers each",
+    )
     args = parser.parse_args(argv)
+    args.workers = [int(w) for w in str(args.workers).split(",") if w.strip()]
+    if any(w < 1 for w in args.workers):
+        parser.error("--workers counts must be 1 or more")
     args.rates = [float(r) for r in str(args.rates).split(",") if r.strip()]
     if not args.rates or min(args.rates) <= 0 or args.seconds <= 0:
         parser.error("--rates and --seconds must be positive")

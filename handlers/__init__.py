@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from aiogram import Dispatcher
+from collections.abc import Sequence
+
+from aiogram import BaseMiddleware, Dispatcher
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.alerts.compose import PREFIX as ALERT_PREFIX
@@ -54,10 +56,13 @@ def build_dispatcher(
     settings: Settings,
     library: Library,
     signer_source: SignerSource,
+    outer: Sequence[BaseMiddleware] = (),
 ) -> Dispatcher:
-    """Wire middlewares and routers into a fresh dispatcher."""
+    """Wire middlewares and routers into a fresh dispatcher; `outer` run before all others."""
     # Conversation state lives in the residents table, so aiogram's FSM is not needed.
     dp = Dispatcher(disable_fsm=True)
+    for middleware in outer:
+        dp.update.outer_middleware(middleware)
     dp.update.outer_middleware(CleanTextMiddleware())
     dp.update.outer_middleware(UpdateLogMiddleware())
     # Before the session middleware: a dropped flood costs no database work.

@@ -40,6 +40,29 @@ def _parser() -> argparse.ArgumentParser:
         "--no-sender", action="store_true", help="do not send the outbox (a `sabai send` does)"
     )
     run.add_argument("--force", action="store_true", help=_FORCE_HELP)
+    run.add_argument(
+        "--webhook",
+        action="store_true",
+        help="serve Telegram's webhook on telegram.listen instead of long polling",
+    )
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="with --webhook: this many worker processes (ports telegram.listen + 0..N-1)",
+    )
+    run.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
+    run.add_argument(
+        "--shared-port",
+        action="store_true",
+        help="with --workers: all workers listen on telegram.listen (SO_REUSEPORT), no proxy",
+    )
+    run.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="long polling: serve /healthz, /readyz and /metrics on this port",
+    )
     send = sub.add_parser("send", help="only send the outbox: no polling, no scheduler")
     send.add_argument("--force", action="store_true", help=_FORCE_HELP)
 
@@ -104,11 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "run":
-        from bot.wiring.runner import run
-
-        return await run(
-            settings, chat=not args.no_chat, sender=not args.no_sender, force_sender=args.force
-        )
+        return await _run(args, settings)
     level = settings.log_level
     if getattr(args, "verbose", False) and level in ("WARNING", "ERROR"):
         level = "INFO"
@@ -169,6 +188,40 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command in cli_alerts.COMMANDS:
         return await cli_alerts.run(args, settings)
     return 2
+
+
+async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    import dataclasses
+
+    if args.no_sender:
+        settings = dataclasses.replace(settings, run_sender=False)
+    if not args.webhook:
+        from bot.wiring.runner import run
+
+        return await run(
+            settings,
+            chat=not args.no_chat,
+            sender=not args.no_sender,
+            force_sender=args.force,
+            metrics_port=args.metrics_port,
+        )
+    from bot.wiring.webhook_run import check_webhook_settings, run_webhook
+
+    if args.workers < 1:
+        raise ConfigError("--workers must be 1 or more")
+    check_webhook_settings(settings, args.workers)
+    if args.worker is not None or args.workers == 1:
+        return await run_webhook(
+            settings,
+            worker=args.worker or 0,
+            workers=args.workers,
+            force_sender=args.force,
+            shared_port=args.shared_port,
+        )
+    from bot.wiring.workers import supervise
+
+    configure_logging(settings.log_level, secrets=[settings.bot_token or ""])
+    return await supervise(args.workers, args.config, shared_port=args.shared_port)
 
 
 def _version() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -45,6 +46,12 @@ class Settings:
     run_scheduler: bool = True
     flood_updates: int = 20
     flood_window_seconds: int = 10
+    # Webhook mode: the public HTTPS URL Telegram posts to, the host:port this process
+    # listens on behind the proxy, and the secret Telegram sends back (SABAI_WEBHOOK_SECRET).
+    webhook_url: str = ""
+    listen: str = "127.0.0.1:8443"
+    webhook_max_connections: int = 40
+    webhook_secret: str | None = field(default=None, repr=False)
     # Signs staff buttons; from SABAI_CALLBACK_SECRET, else generated once and kept in the DB.
     callback_secret: str | None = field(default=None, repr=False)
     sms_enabled: bool = False
@@ -80,6 +87,9 @@ FILE_KEYS: Mapping[str, Mapping[str, str]] = {
         "api_url": "telegram_api",
         "polling_timeout": "polling_timeout",
         "max_concurrent_updates": "max_concurrent_updates",
+        "webhook_url": "webhook_url",
+        "listen": "listen",
+        "max_connections": "webhook_max_connections",
     },
     "database": {"url": "database_url"},
     "locale": {"default_language": "default_language", "timezone": "timezone"},
@@ -119,6 +129,7 @@ ENVIRONMENT: Mapping[str, str] = {
     "SABAI_CALLBACK_SECRET": "callback_secret",
     "SABAI_SMS_PASSWORD": "sms_password",
     "SABAI_SMS_SECRET": "sms_secret",
+    "SABAI_WEBHOOK_SECRET": "webhook_secret",
 }
 DEFAULTS: Mapping[str, Any] = {f.name: f.default for f in fields(Settings)}
 
@@ -158,6 +169,38 @@ def _absolute_sqlite(url: str, base: Path) -> str:
     if url.startswith(SQLITE) and not url.startswith(SQLITE + "/") and ":memory:" not in url:
         return SQLITE + str(base / url[len(SQLITE) :])
     return url
+
+
+# What Telegram accepts as a webhook secret_token.
+_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    """("host", port) from "host:port"; raises ConfigError naming telegram.listen."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"telegram.listen must be host:port (like 127.0.0.1:8443): {listen!r}")
+    return host.strip("[]"), int(port)
+
+
+def _webhook(telegram: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    url = _typed(telegram, "webhook_url", str, "telegram")
+    if url and not url.startswith(("http://", "https://")):
+        raise ConfigError(f"telegram.webhook_url must be an http(s) URL, got {url!r}")
+    listen = _typed(telegram, "listen", str, "telegram")
+    split_listen(listen)
+    connections = _positive(telegram, "max_connections", "telegram")
+    if connections > 100:
+        raise ConfigError(f"telegram.max_connections must be 1 to 100, got {connections}")
+    secret = environ.get("SABAI_WEBHOOK_SECRET") or None
+    if secret is not None and not _SECRET_RE.match(secret):
+        raise ConfigError("SABAI_WEBHOOK_SECRET must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+    return {
+        "webhook_url": url,
+        "listen": listen,
+        "webhook_max_connections": connections,
+        "webhook_secret": secret,
+    }
 
 
 def load_settings(
@@ -251,6 +294,7 @@ def load_settings(
         flood_window_seconds=_positive(limits, "flood_window_seconds", "limits"),
         callback_secret=environ.get("SABAI_CALLBACK_SECRET") or None,
         config_path=path,
+        **_webhook(telegram, environ),
         reach_target_per_10000=target,
         reach_priority_tags=priority_tags,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiogram import Bot, Dispatcher
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -18,6 +18,7 @@ from bot.core.config import Settings
 from bot.core.i18n import Catalog
 from bot.lessons.catalog import Library
 from bot.lessons.flow import LessonFlow
+from bot.ops.metrics import Metrics
 from bot.residents.conversation import Context
 from bot.wiring.database import prepare_database
 
@@ -34,15 +35,38 @@ class App:
     dispatcher: Dispatcher
     library: Library
     signer_source: SignerSource
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 @asynccontextmanager
-async def build_app(settings: Settings, token: str, api_url: str) -> AsyncIterator[App]:
-    """Build everything the bot needs; close it all on exit."""
+async def build_app(
+    settings: Settings, token: str, api_url: str, *, shared_turns: bool = False
+) -> AsyncIterator[App]:
+    """Build everything the bot needs; close it all on exit.
+
+    `shared_turns`: take each person's lock and skip handled updates through Redis
+    (several processes behind one webhook); needs `settings.redis_url`.
+    """
+    from aiogram import BaseMiddleware
+
+    from bot.channels.telegram.counting import CountSends
     from handlers import build_dispatcher
+    from handlers.cluster import MetricsMiddleware, PersonTurnMiddleware
 
     engine, sessions = await prepare_database(settings)
     bot = make_bot(token, api_url)
+    metrics = Metrics()
+    bot.session.middleware(CountSends(metrics))
+    outer: list[BaseMiddleware] = [MetricsMiddleware(metrics)]
+    redis = None
+    if shared_turns:
+        from redis.asyncio import Redis
+
+        from bot.ops.ledger import UpdateLedger, namespace
+
+        redis = Redis.from_url(settings.redis_url)
+        ledger = UpdateLedger(redis, namespace(settings.database_url, bot.id))
+        outer.append(PersonTurnMiddleware(ledger, metrics))
     try:
         catalog = Catalog.load(default_language=settings.default_language)
         async with sessions() as session:
@@ -63,8 +87,10 @@ async def build_app(settings: Settings, token: str, api_url: str) -> AsyncIterat
         )
         secret = {SECRET_ENV: settings.callback_secret} if settings.callback_secret else {}
         signer_source = SignerSource(sessions, secret)
-        dispatcher = build_dispatcher(sessions, ctx, settings, library, signer_source)
-        yield App(settings, engine, sessions, ctx, bot, dispatcher, library, signer_source)
+        dispatcher = build_dispatcher(sessions, ctx, settings, library, signer_source, outer)
+        yield App(settings, engine, sessions, ctx, bot, dispatcher, library, signer_source, metrics)
     finally:
+        if redis is not None:
+            await redis.aclose()
         await bot.session.close()
         await engine.dispose()

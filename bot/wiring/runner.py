@@ -19,8 +19,9 @@ from bot.core.config import Settings
 from bot.core.logging_setup import configure_logging
 from bot.core.startup import StartupError
 from bot.wiring import heap
-from bot.wiring.app import build_app
+from bot.wiring.app import App, build_app
 from bot.wiring.background import background
+from bot.wiring.scheduler import Scheduling
 
 if TYPE_CHECKING:
     from aiogram import Bot
@@ -29,7 +30,11 @@ log = logging.getLogger("sabai.run")
 
 
 async def run(
-    settings: Settings, chat: bool = True, sender: bool = True, force_sender: bool = False
+    settings: Settings,
+    chat: bool = True,
+    sender: bool = True,
+    force_sender: bool = False,
+    metrics_port: int | None = None,
 ) -> int:
     """Run until interrupted (or, with the terminal chat, until the person leaves it)."""
     settings = dataclasses.replace(settings, run_sender=settings.run_sender and sender)
@@ -41,12 +46,14 @@ async def run(
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("a", encoding="utf-8") as stream:
             configure_logging(settings.log_level, [settings.bot_token or ""], stream)
-            return await _run(settings, chatting, force_sender)
+            return await _run(settings, chatting, force_sender, metrics_port)
     configure_logging(settings.log_level, [settings.bot_token or ""])
-    return await _run(settings, chatting, force_sender)
+    return await _run(settings, chatting, force_sender, metrics_port)
 
 
-async def _run(settings: Settings, chatting: bool, force_sender: bool) -> int:
+async def _run(
+    settings: Settings, chatting: bool, force_sender: bool, metrics_port: int | None
+) -> int:
     from bot.devtools.emulator import EmulatorServer
     from handlers.commands import register_commands as register
 
@@ -64,13 +71,17 @@ async def _run(settings: Settings, chatting: bool, force_sender: bool) -> int:
         app = await stack.enter_async_context(build_app(settings, token, api_url))
         if not settings.uses_emulator and not await reach_telegram(app.bot, api_url):
             return 1
-        await stack.enter_async_context(background(app, settings, force_sender=force_sender))
+        scheduling = await stack.enter_async_context(
+            background(app, settings, force_sender=force_sender)
+        )
         if settings.sms_enabled:
             from bot.wiring.sms import sms_channel
 
             await stack.enter_async_context(
                 sms_channel(app, settings, run_sender=settings.run_sender)
             )
+        if metrics_port is not None:
+            await _serve_ops(stack, app, settings, metrics_port, scheduling)
         await register(app.bot, app.ctx.catalog)
         heap.settle()  # everything loaded at start-up lives as long as the process
         polling = asyncio.create_task(
@@ -96,6 +107,27 @@ async def _run(settings: Settings, chatting: bool, force_sender: bool) -> int:
             with contextlib.suppress(asyncio.CancelledError):
                 await polling
     return 0
+
+
+async def _serve_ops(
+    stack: contextlib.AsyncExitStack,
+    app: App,
+    settings: Settings,
+    port: int,
+    scheduling: Scheduling | None,
+) -> None:
+    """Serve /healthz, /readyz and /metrics on telegram.listen's host at `port`."""
+    from aiohttp import web
+
+    from bot.core.config import split_listen
+    from bot.wiring.webhook_run import ops_app
+
+    runner = web.AppRunner(ops_app(app, settings, scheduling), access_log=None)
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)
+    host, _ = split_listen(settings.listen)
+    await web.TCPSite(runner, host, port).start()
+    log.info("serving health and metrics", extra={"port": port})
 
 
 async def reach_telegram(

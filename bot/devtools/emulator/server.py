@@ -22,7 +22,7 @@ from bot.devtools.emulator import control
 from bot.devtools.emulator.emulator import Emulator
 from bot.devtools.emulator.errors import ApiError, bad_request
 from bot.devtools.emulator.spec import UploadedFile
-from bot.devtools.emulator.state import JsonDict
+from bot.devtools.emulator.state import EmulatorState, JsonDict
 
 log = logging.getLogger(__name__)
 
@@ -158,36 +158,59 @@ class EmulatorServer:
         await self.stop()
 
     async def _deliver_webhooks(self) -> None:
-        """POST queued updates one by one to the webhook while one is set, as Telegram does."""
-        backoff = 0.1
+        """POST queued updates to the webhook while one is set, as Telegram does: up to the
+        webhook's max_connections at once, but one person's updates one at a time, in order,
+        each only after the one before was answered with 2xx."""
         async with ClientSession(timeout=_WEBHOOK_TIMEOUT) as session:
-            # Python 3.11's wait_for can swallow a cancel that races a wake-up, so the
-            # loop also ends on its own once the server is closing.
-            while not self.emulator.state.closing:
-                state = self.emulator.state
-                # Filtering only while a webhook is set: in polling mode this loop wakes on
-                # every change and must not walk the whole queue each time.
-                if not state.webhook.url or not state.pending:
-                    await state.changed(1.0)
-                    continue
-                state.pending = [u for u in state.pending if state.allowed(u)]
-                if not state.pending:
-                    continue
-                update = state.pending[0]
-                error = await self._post_update(session, update)
-                if state is not self.emulator.state:
-                    continue  # reset while posting
-                if error is None:
-                    backoff = 0.1
-                    if update in state.pending:
-                        state.pending.remove(update)
-                    state.mark_delivered([update])
-                    continue
-                state.webhook.last_error_date = state.now()
-                state.webhook.last_error_message = error
-                state.notify()
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
+            posting: dict[object, asyncio.Task[None]] = {}
+            try:
+                # Python 3.11's wait_for can swallow a cancel that races a wake-up, so the
+                # loop also ends on its own once the server is closing.
+                while not self.emulator.state.closing:
+                    state = self.emulator.state
+                    for key in [k for k, task in posting.items() if task.done()]:
+                        del posting[key]
+                    # Filtering only while a webhook is set: in polling mode this loop wakes on
+                    # every change and must not walk the whole queue each time.
+                    if not state.webhook.url or not state.pending:
+                        await state.changed(1.0)
+                        continue
+                    state.pending = [u for u in state.pending if state.allowed(u)]
+                    started = False
+                    for update in list(state.pending):
+                        if len(posting) >= state.webhook.max_connections:
+                            break
+                        key = _sender_key(update)
+                        if key in posting:
+                            continue
+                        posting[key] = asyncio.create_task(self._deliver(session, state, update))
+                        started = True
+                    if not started:
+                        await state.changed(0.05)
+            finally:
+                for task in posting.values():
+                    task.cancel()
+                await asyncio.gather(*posting.values(), return_exceptions=True)
+
+    async def _deliver(
+        self, session: ClientSession, state: EmulatorState, update: JsonDict
+    ) -> None:
+        """Post one update until it is answered with 2xx, backing off after each failure."""
+        backoff = 0.1
+        while not state.closing and state is self.emulator.state and update in state.pending:
+            error = await self._post_update(session, update)
+            if state is not self.emulator.state:
+                return  # reset while posting
+            if error is None:
+                if update in state.pending:
+                    state.pending.remove(update)
+                state.mark_delivered([update])
+                return
+            state.webhook.last_error_date = state.now()
+            state.webhook.last_error_message = error
+            state.notify()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 2.0)
 
     async def _post_update(self, session: ClientSession, update: JsonDict) -> str | None:
         """Deliver one update; return Telegram's error text, or None on success."""
@@ -214,6 +237,19 @@ class EmulatorServer:
         if isinstance(reply, dict) and isinstance(reply.get("method"), str):
             params = {k: v for k, v in reply.items() if k != "method"}
             await self.emulator.call_api(reply["method"], params)
+
+
+def _sender_key(update: JsonDict) -> object:
+    """Whose update this is (the sender, else the chat); updates of one key go in order."""
+    for value in update.values():
+        if isinstance(value, dict):
+            sender = value.get("from")
+            if isinstance(sender, dict) and "id" in sender:
+                return ("user", sender["id"])
+            chat = value.get("chat")
+            if isinstance(chat, dict) and "id" in chat:
+                return ("chat", chat["id"])
+    return ("update", update.get("update_id"))
 
 
 async def serve(

@@ -1,0 +1,57 @@
+"""Outer middlewares for a bot that runs as several processes: metrics and the person lock."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.dispatcher.event.bases import UNHANDLED
+from aiogram.types import TelegramObject, Update, User
+
+from bot.ops.ledger import UpdateLedger
+from bot.ops.metrics import Metrics
+
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+class MetricsMiddleware(BaseMiddleware):
+    """Count each update by type and outcome and time it, lock waits included."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        assert isinstance(event, Update)
+        started = time.perf_counter()
+        outcome = "handled"
+        try:
+            result = await handler(event, data)
+            if result is UNHANDLED:
+                outcome = "ignored"
+            return result
+        except Exception:
+            outcome = "error"
+            raise
+        finally:
+            self.metrics.updates.labels(type=event.event_type, outcome=outcome).inc()
+            self.metrics.reply_latency.observe(time.perf_counter() - started)
+
+
+class PersonTurnMiddleware(BaseMiddleware):
+    """Handle one person's updates one at a time across processes, each update once."""
+
+    def __init__(self, ledger: UpdateLedger, metrics: Metrics) -> None:
+        self.ledger = ledger
+        self.metrics = metrics
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        assert isinstance(event, Update)
+        user: User | None = data.get("event_from_user")
+        person = f"p{user.id}" if user is not None else f"u{event.update_id}"
+        async with self.ledger.turn(person, event.update_id) as fresh:
+            if not fresh:
+                self.metrics.duplicates.inc()
+                return UNHANDLED
+            return await handler(event, data)
