@@ -12,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.core.i18n import Catalog
 from bot.reach.chart import Bar, coverage_image
 from bot.reach.chat import reach_chat
+from bot.reach.csv_export import reach_csv
 from bot.reach.digest import compose_digest, digest_for
 from bot.reach.figures import Period
 from bot.reach.missing import missing_report
-from bot.reach.render import TextRenderer, missing_document, reach_csv, reach_document
+from bot.reach.render import TextRenderer, missing_document, reach_document
 from bot.reach.report import reach_report
 from bot.reach.suppression import Suppressor, complementary
 from tests.test_reach import NOW, TZ, person

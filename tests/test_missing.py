@@ -15,9 +15,10 @@ from bot.areas.search import AreaIndex, AreaRecord
 from bot.areas.tree import load_index
 from bot.core.i18n import Catalog
 from bot.reach.chart import MAX_BYTES, Bar, coverage_image
+from bot.reach.csv_export import missing_csv
 from bot.reach.figures import Period
 from bot.reach.missing import SIBLINGS, attributed, deployment_benchmark, missing_report
-from bot.reach.render import TextRenderer, missing_csv, missing_document
+from bot.reach.render import TextRenderer, missing_document
 from bot.reach.suppression import Suppressor
 from bot.residents.events import EventKind
 from tests.test_reach import NOW, TZ, event, person

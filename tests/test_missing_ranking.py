@@ -16,10 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.areas.tags import TagError, list_tags, tag_areas, tags_of, untag_areas
 from bot.core.config import Settings
 from bot.core.i18n import Catalog
+from bot.reach.csv_export import missing_csv
 from bot.reach.digest import compose_digest, digest_for
 from bot.reach.figures import Period
 from bot.reach.missing import missing_report
-from bot.reach.render import TextRenderer, missing_csv, missing_document
+from bot.reach.render import TextRenderer, missing_document
 from bot.reach.suppression import Suppressor
 from tests import botkit
 from tests.test_reach import NOW, TZ, person

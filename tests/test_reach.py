@@ -29,9 +29,10 @@ from bot.reach.activity import (
     masks,
     refresh,
 )
+from bot.reach.csv_export import reach_csv
 from bot.reach.figures import Figures, Period
 from bot.reach.models import ReachActionDay, ReachState
-from bot.reach.render import reach_csv, reach_document
+from bot.reach.render import reach_document
 from bot.reach.report import figures_by_group, reach_report
 from bot.reach.suppression import Suppressor
 from bot.residents.assisted import AssistedPerson, register_person

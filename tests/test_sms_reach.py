@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.base import new_pseudonym, utcnow
+from bot.reach.csv_export import reach_csv
 from bot.reach.figures import Period
-from bot.reach.render import reach_csv, reach_document
+from bot.reach.render import reach_document
 from bot.reach.report import reach_report
 from bot.reach.suppression import Suppressor
 from bot.residents.models import Resident

@@ -133,16 +133,10 @@ async def _report(
     from bot.areas.tree import load_index
     from bot.core.base import utcnow
     from bot.core.i18n import Catalog
+    from bot.reach.csv_export import missing_csv, reach_csv
     from bot.reach.figures import Period, UnknownArea
     from bot.reach.missing import missing_report
-    from bot.reach.render import (
-        TextRenderer,
-        missing_csv,
-        missing_document,
-        reach_csv,
-        reach_document,
-        to_json,
-    )
+    from bot.reach.render import TextRenderer, missing_document, reach_document, to_json
     from bot.reach.report import area_info, reach_report
     from bot.reach.suppression import Suppressor
     from bot.staff.audit import Act, cli_actor, record_audit

@@ -20,10 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.areas.search import AreaIndex
 from bot.areas.tree import AreaTree, AreaView, describe, display_name
 from bot.core.base import utcnow
-from bot.core.i18n import LANGUAGES, Catalog, format_when, is_plain_number, to_latin_digits
+from bot.core.i18n import LANGUAGES, Catalog, is_plain_number, to_latin_digits
 from bot.core.screens import Option, Reply, Screen, normalize_typed, rows_of
 from bot.residents.events import EventKind, record
 from bot.residents.models import Resident
+from bot.residents.my_data import my_data_text
 from bot.residents.service import ResidentService, TelegramUser
 
 PAGE_SIZE = 8
@@ -165,7 +166,7 @@ class Conversation:
             text = self.t("area.prompt")
         else:
             ancestors = self.areas.ancestors(parent.code)
-            text = self.t("area.browse", place=self._describe(parent, ancestors))
+            text = self.t("area.browse", place=self.describe_place(parent, ancestors))
         self._set_awaiting(f"br:{code or ''}:{page}")
         return Screen(text, tuple(rows))
 
@@ -175,7 +176,7 @@ class Conversation:
     def _name(self, area: AreaView) -> str:
         return html.escape(display_name(area, self.language))
 
-    def _describe(self, area: AreaView, ancestors: list[AreaView]) -> str:
+    def describe_place(self, area: AreaView, ancestors: list[AreaView]) -> str:
         return html.escape(describe(area, ancestors, self.language))
 
     async def pick_screen(self, codes: list[str], query: str) -> Screen:
@@ -447,7 +448,7 @@ class Conversation:
             raise Expired(code)
         self.residents.set_area(self.resident, area.code)
         ancestors = self.areas.ancestors(area.code)
-        done = Screen(self.t("area.set", place=self._describe(area, ancestors)))
+        done = Screen(self.t("area.set", place=self.describe_place(area, ancestors)))
         if self.onboarded:
             return Reply([done, self.menu_screen()])
         return Reply([done, await self.next_onboarding_screen()])
@@ -465,7 +466,9 @@ class Conversation:
         saved = html.escape(self.resident.area_unlisted_text or "")
         if place is not None:
             ancestors = self.areas.ancestors(place.code)
-            done = self.t("area.unlisted_kept", words=saved, place=self._describe(place, ancestors))
+            done = self.t(
+                "area.unlisted_kept", words=saved, place=self.describe_place(place, ancestors)
+            )
         else:
             done = self.t("area.unlisted_saved", words=saved)
         after = self.menu_screen() if self.onboarded else self.consent_screen()
@@ -544,40 +547,7 @@ class Conversation:
 
     async def my_data(self) -> str:
         """Everything stored about the resident, in their language."""
-        r = self.resident
-        if r is None:
-            return self.t("mydata.nothing")
-        if r.area_code:
-            area = self.areas.get(r.area_code)
-            ancestors = self.areas.ancestors(r.area_code) if area else []
-            place = self._describe(area, ancestors) if area else r.area_code
-        elif r.area_unlisted_text:
-            place = self.t("mydata.area_unlisted", words=html.escape(r.area_unlisted_text))
-        else:
-            place = self.t("mydata.none")
-        language_name = self.ctx.catalog.raw(
-            r.language, LANGUAGE_LABELS.get(r.language or "", "lang.bn")
-        )
-        fields = {
-            "telegram_id": str(r.telegram_id)
-            if r.telegram_id is not None
-            else self.t("mydata.none"),
-            "name": html.escape(r.first_name) if r.first_name else self.t("mydata.none"),
-            "username": "@" + html.escape(r.username) if r.username else self.t("mydata.none"),
-            "lang_name": language_name,
-            "place": place,
-            "consent": format_when(r.consent_at, self.language, self.ctx.tz)
-            if r.consent_at
-            else self.t("mydata.none"),
-            "since": format_when(r.created_at, self.language, self.ctx.tz),
-            "status": self.t(f"mydata.status_{r.status}"),
-            "gender": self.t(f"profile.gender_{r.gender}") if r.gender else self.t("mydata.none"),
-            "age_band": self.t(f"profile.age_{r.age_band}")
-            if r.age_band
-            else self.t("mydata.none"),
-            "events": await self.residents.event_count(r),
-        }
-        return self.t("mydata.text", **fields)
+        return await my_data_text(self)
 
     # ----- channel news ---------------------------------------------------------------
 
