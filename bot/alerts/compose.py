@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.alerts.audience import minimal_areas, recipient_split
+from bot.alerts.audience import RecipientSplit, minimal_areas, recipient_split
 from bot.alerts.models import AlertDraft
 from bot.alerts.service import (
     AlertSpec,
@@ -38,7 +38,7 @@ from bot.core.base import utcnow
 from bot.core.i18n import Catalog, format_when, localize_digits, to_latin_digits
 from bot.core.screens import Option, Screen, rows_of
 from bot.lessons.pushes import QuietHours
-from bot.reach.suppression import DEFAULT_K, Suppressor
+from bot.reach.suppression import DEFAULT_K, Suppressor, complementary
 from bot.staff.roles import Role, Staff
 
 PREFIX = "al:"
@@ -440,20 +440,8 @@ class Composer:
             count=html.escape(Suppressor(self.k).count(count).text(self.language)),
             note=note,
         )
-        # Who is reached and why, suppressed like the total.
-        shown = Suppressor(self.k)
-        summary += "\n" + self.t(
-            "alerts.recipients_split",
-            **{
-                name: html.escape(shown.count(n).text(self.language))
-                for name, n in (
-                    ("inside", split.inside),
-                    ("wider", split.wider),
-                    ("typed", split.typed),
-                )
-            },
-        )
-        summary += await self._sms_lines(spec, shown)
+        summary += "\n" + self._split_line(split)
+        summary += await self._sms_lines(spec, Suppressor(self.k))
         change = (Option(self.t("alerts.change_until"), f"{PREFIX}ch"),)
         if spec.expires_at is not None and deliver_at >= spec.expires_at:
             # It could never go out: say so before anyone taps Send, and offer the ways on.
@@ -472,6 +460,23 @@ class Composer:
             Option(self.t("alerts.cancel_compose"), f"{PREFIX}x"),
         )
         return [*screens, Screen(summary, (buttons, change))]
+
+    def _split_line(self, split: RecipientSplit) -> str:
+        """Who is reached and why, suppressed like the total.
+
+        The total is shown, so one small part alone could be worked out from it and the
+        others: the smallest other part above zero is hidden with it, as in the reach reports.
+        """
+        parts = {"inside": split.inside, "wider": split.wider, "typed": split.typed}
+        shown = Suppressor(self.k)
+        shown = shown.forcing(complementary([{p: {"n": n} for p, n in parts.items()}], shown))
+        return self.t(
+            "alerts.recipients_split",
+            **{
+                part: html.escape(shown.cell(part, "n", n).text(self.language))
+                for part, n in parts.items()
+            },
+        )
 
     async def _sms_lines(self, spec: AlertSpec, shown: Suppressor) -> str:
         """What the alert costs by SMS per language, or why it cannot go by SMS."""
