@@ -36,6 +36,7 @@ from bot.alerts.sms import SmsTextError, sms_text
 from bot.alerts.vocabulary import MAX_AREAS, MAX_TEXT, TOPICS, URGENCIES, AlertError
 from bot.areas.search import AreaIndex
 from bot.areas.tree import AreaTree, describe, display_name
+from bot.channels.sms.parts import MAX_PARTS
 from bot.core.base import utcnow
 from bot.core.i18n import Catalog, format_when, localize_digits, to_latin_digits
 from bot.core.screens import Option, Screen, rows_of
@@ -346,7 +347,8 @@ class Composer:
         if step in SMS_STEPS:
             lang = SMS_STEPS[step]
             skip = (Option(self.t("alerts.skip_sms"), f"{PREFIX}ss"),)
-            text = self.t("alerts.ask_sms", lang=self.t(f"alerts.lang_{lang}"))
+            parts = localize_digits(str(MAX_PARTS), self.language)
+            text = self.t("alerts.ask_sms", lang=self.t(f"alerts.lang_{lang}"), parts=parts)
             return Screen(text, (skip, self._cancel_row()))
         if step == "when":
             now = (Option(self.t("alerts.now"), f"{PREFIX}w:now"),)

@@ -28,6 +28,7 @@ TYPED = "n"
 ASKING = PREFIX
 HOLDING = "rgn:"
 WITH_NUMBER = ("own", "shared")
+EXAMPLE = "01712345678"
 
 
 def waits_for_number(awaiting: str | None) -> bool:
@@ -114,7 +115,7 @@ async def step(conversation: Conversation, language: str, fields: list[str]) -> 
     if len(fields) == 5 and fields[4] in WITH_NUMBER:
         _set_awaiting(conversation, PREFIX + ":".join(fields))
         no_number = (Option(t("register.no_number"), so_far + SKIP),)
-        return Screen(t("register.ask_number"), (no_number, cancel))
+        return Screen(t("register.ask_number", example=EXAMPLE), (no_number, cancel))
     number = held_number(conversation.resident.awaiting if conversation.resident else None)
     person = person_of(fields, number)
     if person is None:
@@ -141,7 +142,7 @@ async def typed_number(conversation: Conversation, text: str) -> Screen:
     try:
         number = normalize_number(text[:40])
     except BadNumber:
-        said = catalog.text(language, "register.bad_number")
+        said = catalog.text(language, "register.bad_number", example=EXAMPLE)
         return Screen(said, (no_number, cancel))
     _set_awaiting(conversation, HOLDING + number)
     agreed = (Option(catalog.text(language, "register.sms_agreed"), so_far + TYPED),)
