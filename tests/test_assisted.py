@@ -152,6 +152,7 @@ async def test_register_in_chat(sessions: async_sessionmaker[AsyncSession], db_u
         await trainer.tap("Skip")
         [confirm] = await trainer.tap("Shares a phone")
         assert "agreed" in confirm.text
+        await trainer.tap("No number")
         [done] = await trainer.tap("Yes, they agreed")
         assert "Registered" in done.text
         # A forged button (another area, unsigned) is refused.

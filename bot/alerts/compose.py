@@ -1,7 +1,8 @@
 """A coordinator composes an alert in chat, step by step; no aiogram here.
 
 Steps: topic → urgency → areas (search by name in Bangla or English, or walk down the
-hierarchy; several areas) → Bangla text → English text (or skip) → when → until when →
+hierarchy; several areas) → Bangla text → English text (or skip) → short SMS text per
+language (only when residents on SMS are in the audience; or skip) → when → until when →
 preview. The answers so far live in `alert_drafts`, keyed by the coordinator's Telegram id,
 so a restart or another bot process continues where they were. Buttons carry actions
 "al:<verb>[:<arg>]" (the router signs them); typed text answers the step waiting for it.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,9 +32,11 @@ from bot.alerts.service import (
     sms_preview,
     validate,
 )
+from bot.alerts.sms import SmsTextError, sms_text
 from bot.alerts.vocabulary import MAX_AREAS, MAX_TEXT, TOPICS, URGENCIES, AlertError
 from bot.areas.search import AreaIndex
 from bot.areas.tree import AreaTree, describe, display_name
+from bot.channels.sms.parts import MAX_PARTS
 from bot.core.base import utcnow
 from bot.core.i18n import Catalog, format_when, localize_digits, to_latin_digits
 from bot.core.screens import Option, Screen, rows_of
@@ -46,6 +49,8 @@ SEARCH_LIMIT = 6
 # A draft left this long is forgotten: the coordinator starts again with /alert.
 DRAFT_TTL = timedelta(days=1)
 VALIDITY_HOURS = (6, 24, 72)
+# The draft steps asking for a short SMS text, and the language each asks for.
+SMS_STEPS = {"sms_bn": "bn", "sms_en": "en"}
 _MOMENT = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})[ T](\d{1,2}):(\d{2})\s*$")
 
 
@@ -58,6 +63,7 @@ class Draft:
     urgency: str | None = None
     areas: list[str] = field(default_factory=list)
     texts: dict[str, str] = field(default_factory=dict)
+    sms: dict[str, str] = field(default_factory=dict)
     send_at: str | None = None
     expires_at: str | None = None
 
@@ -67,6 +73,7 @@ class Draft:
             "urgency": self.urgency,
             "areas": self.areas,
             "texts": self.texts,
+            "sms": self.sms,
             "send_at": self.send_at,
             "expires_at": self.expires_at,
         }
@@ -80,6 +87,7 @@ class Draft:
             urgency=data.get("urgency"),
             areas=list(data.get("areas") or []),
             texts=dict(data.get("texts") or {}),
+            sms=dict(data.get("sms") or {}),
             send_at=data.get("send_at"),
             expires_at=data.get("expires_at"),
         )
@@ -175,9 +183,14 @@ class Composer:
                 note = Screen(self.t("alerts.text_too_long", limit=MAX_TEXT))
                 return Outcome([note, await self.screen_for(draft)])
             draft.texts[draft.step] = typed
-            draft.step = "en" if draft.step == "bn" else "when"
+            if draft.step == "bn":
+                draft.step = "en"
+            else:
+                await self._after_texts(draft)
             await self.save(draft)
             return Outcome([await self.screen_for(draft)])
+        if draft.step in SMS_STEPS:
+            return await self._sms_text(draft, typed)
         if draft.step in ("when", "until"):
             moment = self._parse_moment(typed)
             if moment is None:
@@ -218,7 +231,12 @@ class Composer:
             draft.step = "bn"
         elif verb == "s" and draft.step == "en":
             draft.texts.pop("en", None)
-            draft.step = "when"
+            await self._after_texts(draft)
+        elif verb == "ss" and draft.step in SMS_STEPS:
+            draft.sms.pop(SMS_STEPS[draft.step], None)
+            draft.step = self._after_sms(draft, draft.step)
+        elif verb == "sm" and draft.step == "preview":
+            draft.step = "sms_bn"
         elif verb == "w" and draft.step == "when" and arg == "now":
             return await self._set_time(draft, "when", None)
         elif verb == "v" and draft.step == "until" and arg.isdigit():
@@ -326,6 +344,12 @@ class Composer:
         if step == "en":
             skip = (Option(self.t("alerts.skip_en"), f"{PREFIX}s"),)
             return Screen(self.t("alerts.ask_en"), (skip, self._cancel_row()))
+        if step in SMS_STEPS:
+            lang = SMS_STEPS[step]
+            skip = (Option(self.t("alerts.skip_sms"), f"{PREFIX}ss"),)
+            parts = localize_digits(str(MAX_PARTS), self.language)
+            text = self.t("alerts.ask_sms", lang=self.t(f"alerts.lang_{lang}"), parts=parts)
+            return Screen(text, (skip, self._cancel_row()))
         if step == "when":
             now = (Option(self.t("alerts.now"), f"{PREFIX}w:now"),)
             return Screen(self.t("alerts.ask_when", tz=self.tz.key), (now, self._cancel_row()))
@@ -365,6 +389,38 @@ class Composer:
         draft.areas = list(minimal_areas([*draft.areas, code]))
         await self.save(draft)
         return Outcome([self.areas_screen(draft)])
+
+    async def _after_texts(self, draft: Draft) -> None:
+        """Ask for short SMS texts when residents on SMS get the alert and it is too long."""
+        try:
+            await sms_preview(self.session, self.catalog, self.spec_of(draft))
+        except AlertError:
+            draft.step = "sms_bn"
+            return
+        draft.step = "when"
+
+    def _after_sms(self, draft: Draft, step: str) -> str:
+        if step == "sms_bn" and draft.texts.get("en"):
+            return "sms_en"
+        # Reached from the preview's button: back to it, its times already set.
+        return "preview" if draft.expires_at else "when"
+
+    async def _sms_text(self, draft: Draft, typed: str) -> Outcome:
+        language = SMS_STEPS[draft.step]
+        if not typed:
+            return Outcome([await self.screen_for(draft)])
+        try:
+            sms_text(
+                self.catalog, language, draft.topic or "", draft.urgency == "urgent", "", typed
+            )
+        except SmsTextError as exc:
+            lang = self.t(f"alerts.lang_{language}")
+            note = Screen(self.t(exc.key, lang=lang, parts=exc.parts))
+            return Outcome([note, await self.screen_for(draft)])
+        draft.sms[language] = typed
+        draft.step = self._after_sms(draft, draft.step)
+        await self.save(draft)
+        return Outcome([await self.screen_for(draft)])
 
     def _send_at(self, draft: Draft) -> datetime:
         return datetime.fromisoformat(draft.send_at) if draft.send_at else self.now
@@ -408,6 +464,7 @@ class Composer:
             texts=dict(draft.texts),
             send_at=self._send_at(draft),
             expires_at=datetime.fromisoformat(draft.expires_at) if draft.expires_at else None,
+            sms_texts=dict(draft.sms),
         )
 
     async def preview(self, draft: Draft) -> list[Screen]:
@@ -441,8 +498,11 @@ class Composer:
             note=note,
         )
         summary += "\n" + self._split_line(split)
-        summary += await self._sms_lines(spec, Suppressor(self.k))
-        change = (Option(self.t("alerts.change_until"), f"{PREFIX}ch"),)
+        sms_lines, by_sms = await self._sms_lines(spec, Suppressor(self.k))
+        summary += sms_lines
+        change: tuple[Option, ...] = (Option(self.t("alerts.change_until"), f"{PREFIX}ch"),)
+        if by_sms:
+            change = (Option(self.t("alerts.write_sms"), f"{PREFIX}sm"), *change)
         if spec.expires_at is not None and deliver_at >= spec.expires_at:
             # It could never go out: say so before anyone taps Send, and offer the ways on.
             warning = self.t(
@@ -478,12 +538,20 @@ class Composer:
             },
         )
 
-    async def _sms_lines(self, spec: AlertSpec, shown: Suppressor) -> str:
-        """What the alert costs by SMS per language, or why it cannot go by SMS."""
+    def _sms_refusal(self, exc: AlertError) -> str:
+        """Why no SMS can be made, pointing to the draft's SMS step rather than a CLI flag."""
+        params = dict(exc.params)
+        lang = str(params.pop("lang", ""))
+        name = self.t(f"alerts.lang_{lang}") if lang in ("bn", "en") else lang
+        key = "alerts.sms_needed_chat" if exc.key == "alerts.sms_needed" else exc.key
+        return self.t(key, lang=name, **params)
+
+    async def _sms_lines(self, spec: AlertSpec, shown: Suppressor) -> tuple[str, bool]:
+        """What the alert costs by SMS per language (or why it cannot go), and if it goes by SMS."""
         try:
             costs = await sms_preview(self.session, self.catalog, spec)
         except AlertError as exc:
-            return "\n" + self.t(exc.key, **exc.params)
+            return "\n" + self._sms_refusal(exc), True
         lines = ""
         for cost in costs:
             small = shown.count(cost.recipients)
@@ -497,18 +565,21 @@ class Composer:
                 else cost.messages,
                 lang=self.t(f"alerts.lang_{cost.language}"),
             )
-        return lines
+        return lines, bool(costs)
 
     async def _confirm(self, draft: Draft) -> Outcome:
         spec = self.spec_of(draft)
         if draft.send_at is None:
-            spec = AlertSpec(
-                spec.topic, spec.urgency, spec.area_codes, spec.texts, self.now, spec.expires_at
-            )
+            spec = replace(spec, send_at=self.now)
         try:
             validate(spec, lambda code: self.tree.get(code) is not None, self.tz, self.quiet)
         except AlertError as exc:
             return Outcome([Screen(self.t(exc.key, **exc.params)), *await self.preview(draft)])
+        try:
+            await sms_preview(self.session, self.catalog, spec)
+        except AlertError as exc:
+            # Refused while the draft still exists, so the coordinator can add the SMS text.
+            return Outcome([Screen(self._sms_refusal(exc)), *await self.preview(draft)])
         # Removed here, in the same transaction the router commits before queueing: a second
         # tap (or a second process) finds no draft and queues nothing.
         if not await self.discard():

@@ -20,6 +20,7 @@ from bot.lessons.flow import LessonFlow
 from bot.lessons.pushes import QuietHours
 from bot.residents.community import FEEDBACK_AWAITING, save_feedback
 from bot.residents.conversation import Conversation
+from bot.residents.registering import end, typed_number, waits_for_number
 from bot.staff.language import staff_language
 from bot.staff.roles import RANK, Role, Staff, staff_of
 
@@ -33,6 +34,7 @@ MAX_FEEDBACK_TEXT = 1000
 class Owner(StrEnum):
     ALERT_DRAFT = "alert_draft"
     FEEDBACK = "feedback"
+    REGISTRATION = "registration"
     TOO_LONG = "too_long"
     LESSON = "lesson"
     CONVERSATION = "conversation"
@@ -44,6 +46,8 @@ def owner_of(text: str, awaiting: str | None, composing_alert: bool) -> Owner:
         return Owner.ALERT_DRAFT
     if awaiting == FEEDBACK_AWAITING:
         return Owner.FEEDBACK
+    if waits_for_number(awaiting):
+        return Owner.REGISTRATION
     if len(text) > MAX_TEXT:
         return Owner.TOO_LONG
     if (awaiting or "").startswith(LESSON_PREFIX):
@@ -106,6 +110,12 @@ class TypedText:
             )
             key = "community.feedback_thanks" if saved else "community.feedback_empty"
             return Routed(owner, Reply([Screen(conversation.t(key))]))
+        if owner is Owner.REGISTRATION:
+            trainer = await staff_of(conversation.session, conversation.user.telegram_id)
+            if trainer is not None and conversation.user.phone is None:
+                return Routed(owner, Reply([await typed_number(conversation, text)]), trainer)
+            end(conversation)
+            return Routed(Owner.CONVERSATION, await conversation.text(text))
         if owner is Owner.TOO_LONG:
             return Routed(owner, Reply([Screen(conversation.t("error.too_long"))]))
         if owner is Owner.LESSON:
