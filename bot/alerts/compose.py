@@ -16,14 +16,15 @@ import html
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.alerts.audience import RecipientSplit, minimal_areas, recipient_split
+from bot.alerts.audience import minimal_areas, recipient_split
+from bot.alerts.drafts import DRAFT_TTL, Draft
 from bot.alerts.models import AlertDraft
+from bot.alerts.preview_lines import sms_lines_of, sms_refusal, split_line
 from bot.alerts.service import (
     AlertSpec,
     delivery_time,
@@ -41,56 +42,16 @@ from bot.core.base import utcnow
 from bot.core.i18n import Catalog, format_when, localize_digits, to_latin_digits
 from bot.core.screens import Option, Screen, rows_of
 from bot.lessons.pushes import QuietHours
-from bot.reach.suppression import DEFAULT_K, Suppressor, complementary
+from bot.reach.suppression import DEFAULT_K, Suppressor
 from bot.staff.roles import Role, Staff
 
 PREFIX = "al:"
 SEARCH_LIMIT = 6
 # A draft left this long is forgotten: the coordinator starts again with /alert.
-DRAFT_TTL = timedelta(days=1)
 VALIDITY_HOURS = (6, 24, 72)
 # The draft steps asking for a short SMS text, and the language each asks for.
 SMS_STEPS = {"sms_bn": "bn", "sms_en": "en"}
 _MOMENT = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})[ T](\d{1,2}):(\d{2})\s*$")
-
-
-@dataclass
-class Draft:
-    """The answers so far (times as ISO strings, so the draft is plain JSON)."""
-
-    step: str = "topic"
-    topic: str | None = None
-    urgency: str | None = None
-    areas: list[str] = field(default_factory=list)
-    texts: dict[str, str] = field(default_factory=dict)
-    sms: dict[str, str] = field(default_factory=dict)
-    send_at: str | None = None
-    expires_at: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "topic": self.topic,
-            "urgency": self.urgency,
-            "areas": self.areas,
-            "texts": self.texts,
-            "sms": self.sms,
-            "send_at": self.send_at,
-            "expires_at": self.expires_at,
-        }
-
-    @classmethod
-    def from_row(cls, row: AlertDraft) -> Draft:
-        data = row.data or {}
-        return cls(
-            step=row.step,
-            topic=data.get("topic"),
-            urgency=data.get("urgency"),
-            areas=list(data.get("areas") or []),
-            texts=dict(data.get("texts") or {}),
-            sms=dict(data.get("sms") or {}),
-            send_at=data.get("send_at"),
-            expires_at=data.get("expires_at"),
-        )
 
 
 @dataclass
@@ -497,8 +458,10 @@ class Composer:
             count=html.escape(Suppressor(self.k).count(count).text(self.language)),
             note=note,
         )
-        summary += "\n" + self._split_line(split)
-        sms_lines, by_sms = await self._sms_lines(spec, Suppressor(self.k))
+        summary += "\n" + split_line(self.t, self.language, self.k, split)
+        sms_lines, by_sms = await sms_lines_of(
+            self.session, self.catalog, self.t, self.language, spec, Suppressor(self.k)
+        )
         summary += sms_lines
         change: tuple[Option, ...] = (Option(self.t("alerts.change_until"), f"{PREFIX}ch"),)
         if by_sms:
@@ -521,52 +484,6 @@ class Composer:
         )
         return [*screens, Screen(summary, (buttons, change))]
 
-    def _split_line(self, split: RecipientSplit) -> str:
-        """Who is reached and why, suppressed like the total.
-
-        The total is shown, so one small part alone could be worked out from it and the
-        others: the smallest other part above zero is hidden with it, as in the reach reports.
-        """
-        parts = {"inside": split.inside, "wider": split.wider, "typed": split.typed}
-        shown = Suppressor(self.k)
-        shown = shown.forcing(complementary([{p: {"n": n} for p, n in parts.items()}], shown))
-        return self.t(
-            "alerts.recipients_split",
-            **{
-                part: html.escape(shown.cell(part, "n", n).text(self.language))
-                for part, n in parts.items()
-            },
-        )
-
-    def _sms_refusal(self, exc: AlertError) -> str:
-        """Why no SMS can be made, pointing to the draft's SMS step rather than a CLI flag."""
-        params = dict(exc.params)
-        lang = str(params.pop("lang", ""))
-        name = self.t(f"alerts.lang_{lang}") if lang in ("bn", "en") else lang
-        key = "alerts.sms_needed_chat" if exc.key == "alerts.sms_needed" else exc.key
-        return self.t(key, lang=name, **params)
-
-    async def _sms_lines(self, spec: AlertSpec, shown: Suppressor) -> tuple[str, bool]:
-        """What the alert costs by SMS per language (or why it cannot go), and if it goes by SMS."""
-        try:
-            costs = await sms_preview(self.session, self.catalog, spec)
-        except AlertError as exc:
-            return "\n" + self._sms_refusal(exc), True
-        lines = ""
-        for cost in costs:
-            small = shown.count(cost.recipients)
-            lines += "\n" + self.t(
-                "alerts.sms_cost",
-                recipients=html.escape(small.text(self.language)),
-                parts=cost.parts,
-                # A product of a small count would give the count away.
-                messages=html.escape(small.text(self.language))
-                if small.suppressed
-                else cost.messages,
-                lang=self.t(f"alerts.lang_{cost.language}"),
-            )
-        return lines, bool(costs)
-
     async def _confirm(self, draft: Draft) -> Outcome:
         spec = self.spec_of(draft)
         if draft.send_at is None:
@@ -579,24 +496,9 @@ class Composer:
             await sms_preview(self.session, self.catalog, spec)
         except AlertError as exc:
             # Refused while the draft still exists, so the coordinator can add the SMS text.
-            return Outcome([Screen(self._sms_refusal(exc)), *await self.preview(draft)])
+            return Outcome([Screen(sms_refusal(self.t, exc)), *await self.preview(draft)])
         # Removed here, in the same transaction the router commits before queueing: a second
         # tap (or a second process) finds no draft and queues nothing.
         if not await self.discard():
             return Outcome([Screen(self.t("alerts.no_draft"))])
         return Outcome(confirmed=spec)
-
-
-async def waiting_for_text(session: AsyncSession, telegram_id: int, now: datetime) -> bool:
-    """Whether typed text from this person answers an alert composition of theirs."""
-    row = await session.get(AlertDraft, telegram_id)
-    return row is not None and draft_waits_for_text(row.step, row.updated_at, now)
-
-
-def draft_waits_for_text(step: str | None, updated_at: datetime | None, now: datetime) -> bool:
-    """A draft touched within its time to live: whatever its step, typed text is the draft's.
-
-    At a button step the draft answers with its own screen again, so a coordinator who types
-    never lands in the resident conversation and the draft is never lost.
-    """
-    return step is not None and updated_at is not None and updated_at >= now - DRAFT_TTL

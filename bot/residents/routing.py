@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.alerts.compose import Composer, waiting_for_text
+from bot.alerts.compose import Composer
+from bot.alerts.drafts import waiting_for_text
 from bot.core.screens import Reply, Screen
 from bot.lessons.catalog import Library
 from bot.lessons.flow import PREFIX as LESSON_PREFIX

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.alerts.compose import draft_waits_for_text
+from bot.alerts.drafts import draft_waits_for_text
 from bot.alerts.models import AlertDraft
 from bot.residents.models import Resident
 
