@@ -18,16 +18,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.areas.search import AreaIndex
-from bot.areas.tree import AreaTree, AreaView, describe, display_name
+from bot.areas.tree import AreaTree, AreaView, describe
 from bot.core.base import utcnow
 from bot.core.i18n import LANGUAGES, Catalog, is_plain_number, to_latin_digits
 from bot.core.screens import Option, Reply, Screen, normalize_typed, rows_of
+from bot.residents.area_picker import browse_areas, pick_areas
 from bot.residents.events import EventKind, record
 from bot.residents.models import Resident
 from bot.residents.my_data import my_data_text
 from bot.residents.service import ResidentService, TelegramUser
 
-PAGE_SIZE = 8
 SEARCH_LIMIT = 6
 # A resident's free-text area description is kept for coordinators, within reason.
 UNLISTED_MAX = 200
@@ -140,61 +140,23 @@ class Conversation:
         return Screen(text, rows_of(options, 3))
 
     async def browse_screen(self, code: str | None, page: int) -> Screen:
-        parent = self.areas.get(code) if code else None
-        if code and parent is None:
-            raise Expired(code)
-        children, total = self.areas.children(code, page * PAGE_SIZE, PAGE_SIZE, self.language)
-        if page and not children:
+        found = browse_areas(self.areas, self.t, self.language, code, page)
+        if found is None:
             raise Expired(f"{code}:{page}")
-        options = [Option(display_name(a, self.language), self._child_action(a)) for a in children]
-        rows = list(rows_of(options, 2))
-        nav: list[Option] = []
-        if page > 0:
-            nav.append(Option(self.t("area.prev"), f"br:{code or ''}:{page - 1}"))
-        if (page + 1) * PAGE_SIZE < total:
-            nav.append(Option(self.t("area.next"), f"br:{code or ''}:{page + 1}"))
-        if nav:
-            rows.append(tuple(nav))
-        if parent is not None:
-            if parent.level in ("upazila", "district"):
-                rows.append(
-                    (Option(self.t("area.choose_whole", name=self._name(parent)), f"as:{code}"),)
-                )
-            rows.append((Option(self.t("area.up"), f"br:{parent.parent_code or ''}:0"),))
-        rows.append((Option(self.t("area.unlisted"), "au"),))
-        if parent is None:
-            text = self.t("area.prompt")
-        else:
-            ancestors = self.areas.ancestors(parent.code)
-            text = self.t("area.browse", place=self.describe_place(parent, ancestors))
-        self._set_awaiting(f"br:{code or ''}:{page}")
-        return Screen(text, tuple(rows))
-
-    def _child_action(self, area: AreaView) -> str:
-        return f"as:{area.code}" if area.level == "union" else f"br:{area.code}:0"
-
-    def _name(self, area: AreaView) -> str:
-        return html.escape(display_name(area, self.language))
+        screen, awaiting = found
+        self._set_awaiting(awaiting)
+        return screen
 
     def describe_place(self, area: AreaView, ancestors: list[AreaView]) -> str:
         return html.escape(describe(area, ancestors, self.language))
 
     async def pick_screen(self, codes: list[str], query: str) -> Screen:
-        options = []
-        for code in codes:
-            area = self.areas.get(code)
-            if area is None:
-                raise Expired(code)
-            ancestors = self.areas.ancestors(code)
-            label = describe(area, ancestors, self.language)
-            options.append(Option(label, f"as:{code}"))
-        rows = [
-            *rows_of(options, 1),
-            (Option(self.t("area.browse_list"), "br::0"),),
-            (Option(self.t("area.unlisted"), "au"),),
-        ]
-        self._set_awaiting("pk:" + ",".join(codes))
-        return Screen(self.t("area.pick", query=html.escape(query)), tuple(rows))
+        found = pick_areas(self.areas, self.t, self.language, codes, query)
+        if found is None:
+            raise Expired(",".join(codes))
+        screen, awaiting = found
+        self._set_awaiting(awaiting)
+        return screen
 
     def unlisted_screen(self) -> Screen:
         self._set_awaiting("ul")
