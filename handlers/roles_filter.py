@@ -4,7 +4,7 @@ Wiring (done once in `build_dispatcher`): `StaffMiddleware` as an outer update m
 after the session middleware. It puts a lazy `staff_lookup` into the update's data; nothing is
 read from the database until a role filter asks, and then only once per update.
 
-In a router (issue 3's trainer router, issue 4's coordinator router…)::
+In a router (the trainers', the coordinators'…)::
 
     router = Router(name="trainer")
     # Cheap filters first: a role is looked up only for updates that pass them.

@@ -28,7 +28,7 @@ from handlers.throttle import ThrottleMiddleware
 from tests.botkit import Harness, running_bot
 from tests.onboard import signed_up
 
-# SABAI_FUZZ_UPDATES=500 makes a quick local run; the default is what the issue asks for.
+# SABAI_FUZZ_UPDATES=500 makes a quick local run; the default, 10,000, is the full hostile run.
 TOTAL_UPDATES = int(os.environ.get("SABAI_FUZZ_UPDATES", "10000"))
 PER_EXAMPLE = 50
 EXAMPLES = TOTAL_UPDATES // PER_EXAMPLE

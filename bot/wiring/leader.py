@@ -41,7 +41,7 @@ class AdvisoryLock:
         self.key = key
         self.timeout = timeout
         self._engine: AsyncEngine | None = None
-        self._conn: AsyncConnection | None = None
+        self._held_on: AsyncConnection | None = None
         self.held = False
 
     async def acquire(self) -> bool:
@@ -61,11 +61,11 @@ class AdvisoryLock:
 
     async def still_held(self) -> bool:
         """Check the lock's connection is alive (its lock lives exactly as long)."""
-        if not self.held or self._conn is None:
+        if not self.held or self._held_on is None:
             return False
         try:
             async with asyncio.timeout(self.timeout):
-                await self._conn.scalar(text("SELECT 1"))
+                await self._held_on.scalar(text("SELECT 1"))
         except (OSError, TimeoutError, SQLAlchemyError) as exc:
             log.warning("scheduler lock connection lost: %s", type(exc).__name__)
             await self._drop()
@@ -74,10 +74,10 @@ class AdvisoryLock:
 
     async def release(self) -> None:
         """Give the lock up and close its connection (closing alone would release it too)."""
-        if self._conn is not None and self.held:
+        if self._held_on is not None and self.held:
             with contextlib.suppress(OSError, TimeoutError, SQLAlchemyError):
                 async with asyncio.timeout(self.timeout):
-                    await self._conn.scalar(
+                    await self._held_on.scalar(
                         text("SELECT pg_advisory_unlock(:key)"), {"key": self.key}
                     )
         await self._drop()
@@ -94,13 +94,13 @@ class AdvisoryLock:
                 isolation_level="AUTOCOMMIT",
                 connect_args={"server_settings": SERVER_SETTINGS},
             )
-        if self._conn is None:
-            self._conn = await self._engine.connect()
-        return self._conn
+        if self._held_on is None:
+            self._held_on = await self._engine.connect()
+        return self._held_on
 
     async def _drop(self) -> None:
         self.held = False
-        conn, self._conn = self._conn, None
+        conn, self._held_on = self._held_on, None
         if conn is None:
             return
         try:
