@@ -12,6 +12,7 @@ from aiogram.types import TelegramObject, Update, User
 
 from bot.ops.ledger import UpdateLedger
 from bot.ops.metrics import Metrics
+from handlers.middlewares import Watched
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
@@ -24,19 +25,12 @@ class MetricsMiddleware(BaseMiddleware):
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
-        started = time.perf_counter()
-        outcome = "handled"
+        watched = Watched()
         try:
-            result = await handler(event, data)
-            if result is UNHANDLED:
-                outcome = "ignored"
-            return result
-        except Exception:
-            outcome = "error"
-            raise
+            return await watched.run(handler, event, data)
         finally:
-            self.metrics.updates.labels(type=event.event_type, outcome=outcome).inc()
-            self.metrics.reply_latency.observe(time.perf_counter() - started)
+            self.metrics.updates.labels(type=event.event_type, outcome=watched.outcome).inc()
+            self.metrics.reply_latency.observe(time.perf_counter() - watched.started)
 
 
 class PersonTurnMiddleware(BaseMiddleware):

@@ -56,22 +56,34 @@ def _is_clean(update: Update) -> bool:
     return "\\u0000" not in dumped
 
 
+class Watched:
+    """How one update's handling ended (handled, ignored or error) and when it began."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.outcome = "handled"
+
+    async def run(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        try:
+            result = await handler(event, data)
+        except Exception:
+            self.outcome = "error"
+            raise
+        if result is UNHANDLED:
+            self.outcome = "ignored"
+        return result
+
+
 class UpdateLogMiddleware(BaseMiddleware):
     """Write exactly one structured line per update: what it was, how long, how it ended."""
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
-        started = time.perf_counter()
-        outcome = "handled"
+        watched = Watched()
         try:
-            result = await handler(event, data)
-            if result is UNHANDLED:
-                outcome = "ignored"
-            return result
-        except Exception:
-            outcome = "error"
-            raise
+            return await watched.run(handler, event, data)
         finally:
+            outcome, started = watched.outcome, watched.started
             log.info(
                 "update handled",
                 extra={
