@@ -92,6 +92,7 @@ def build_dispatcher(
                     settings.small_count_k,
                     settings.reach_target_per_10000,
                     settings.reach_priority_tags,
+                    settings.reach_denominator,
                 ),
                 trainer_register.build_router(),
                 unlisted.build_router(sessions, settings.small_count_k),

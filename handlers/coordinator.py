@@ -14,6 +14,7 @@ from aiogram.types import Message
 
 from bot.core.base import utcnow
 from bot.reach.chat import ChatReport, find_area, missing_chat, reach_chat
+from bot.reach.figures import PREFER_ADULTS
 from bot.reach.suppression import DEFAULT_K, Suppressor
 from bot.residents.conversation import Conversation
 from bot.staff.language import staff_language
@@ -26,7 +27,10 @@ COMMANDS = ("reach", "missing")
 
 
 def build_router(
-    small_count_k: int = DEFAULT_K, target: float | None = None, priority: tuple[str, ...] = ()
+    small_count_k: int = DEFAULT_K,
+    target: float | None = None,
+    priority: tuple[str, ...] = (),
+    prefer: str = PREFER_ADULTS,
 ) -> Router:
     """Build the coordinators' reach router (include it before the residents' router)."""
     router = Router(name="coordinator_reach")
@@ -42,7 +46,7 @@ def build_router(
         staff: Staff,
         out: Outgoing,
     ) -> None:
-        result = await _report(conversation, staff, command, suppressor, target, priority)
+        result = await _report(conversation, staff, command, suppressor, target, priority, prefer)
         # The text first (it fits one screen), then the chart with its legend as caption.
         out.message(message.chat.id, result.text)
         if result.image is not None:
@@ -58,6 +62,7 @@ async def _report(
     suppressor: Suppressor,
     target: float | None,
     priority: tuple[str, ...],
+    prefer: str,
 ) -> ChatReport:
     ctx = conversation.ctx
     language = staff_language(conversation)
@@ -74,5 +79,5 @@ async def _report(
         return ChatReport(ctx.catalog.text(language, "reach.outside_scope"))
     args = (conversation.session, code, utcnow(), ctx.tz, ctx.catalog, language, suppressor)
     if command.command == "reach":
-        return await reach_chat(*args, target)
-    return await missing_chat(*args, ctx.index, target, priority)
+        return await reach_chat(*args, target, prefer)
+    return await missing_chat(*args, ctx.index, target, priority, prefer)

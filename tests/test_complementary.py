@@ -67,9 +67,10 @@ async def test_the_next_smallest_child_is_hidden_everywhere(
     text = TextRenderer(Catalog.load(), "en", s, markup=False).reach(report, top=20)
     assert "Barlekha: <5" in text and "Juri: 40" in text and ": 20," not in text
     assert "Barlekha: &lt;5" in chat.text
-    # The chart draws Barlekha grey, like an area without a census figure.
-    bars = [Bar(JURI, 40, 186_995), Bar(BARLEKHA, 20, None), Bar(KULAURA, 3, 452_153)]
-    zero = [Bar(c.area.code, 0, c.area.population) for c in report.children]
+    # The chart draws Barlekha grey, like an area without a census figure; coverage is per
+    # people aged 15 and over (Juri 131,124, Kulaura 319,485).
+    bars = [Bar(JURI, 40, 131_124), Bar(BARLEKHA, 20, None), Bar(KULAURA, 3, 319_485)]
+    zero = [Bar(c.area.code, 0, c.area.population_15plus) for c in report.children]
     shown = [b for b in zero if b.code not in {JURI, BARLEKHA, KULAURA}]
     from bot.reach.missing import deployment_benchmark
 
@@ -79,11 +80,11 @@ async def test_the_next_smallest_child_is_hidden_everywhere(
     # The missing report and the digest hide the same cells.
     missing_doc = {r["area_code"]: r for r in missing_document(missing, s)["ranked"]}
     assert missing_doc[BARLEKHA]["shortfall"] is None and missing_doc[BARLEKHA]["reachable"] is None
-    assert missing_doc[JURI]["shortfall"] == 147
+    assert missing_doc[JURI]["shortfall"] == 91  # 10 per 10,000 of 131,124, minus 40
     assert (BARLEKHA, "reachable") in digest.hidden
     barlekha = next(r for r in missing.rows if r.area.code == BARLEKHA)
     digest_text = compose_digest(replace(digest, missing=[barlekha]), Catalog.load(), s, TZ)
-    assert "Barlekha: short by withheld" in digest_text and "252" not in digest_text
+    assert "Barlekha: short by withheld" in digest_text and "169" not in digest_text
 
 
 async def test_nothing_extra_hidden_when_two_are_small(

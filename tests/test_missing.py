@@ -23,15 +23,15 @@ from bot.reach.suppression import Suppressor
 from bot.residents.events import EventKind
 from tests.test_reach import NOW, TZ, event, person
 
-# Registered residents per Maulvibazar upazila (population 2022 in the comment).
+# Registered residents per Maulvibazar upazila (people aged 15+ in 2022, and of all ages).
 PLANTED = {
-    "605865": 10,  # Kulaura 452,153: far behind
-    "605814": 100,  # Barlekha 272,340
-    "605883": 0,  # Sreemangal 350,075: nobody
-    "605835": 40,  # Juri 186,995
-    "605856": 50,  # Kamalganj 281,177
-    "605874": 60,  # Maulvi Bazar Sadar 403,956
-    "605880": 40,  # Rajnagar 271,288
+    "605865": 10,  # Kulaura 319,485 (452,153): far behind
+    "605814": 100,  # Barlekha 189,389 (272,340)
+    "605883": 0,  # Sreemangal 257,784 (350,075): nobody
+    "605835": 40,  # Juri 131,124 (186,995)
+    "605856": 50,  # Kamalganj 204,095 (281,177)
+    "605874": 60,  # Maulvi Bazar Sadar 294,755 (403,956)
+    "605880": 40,  # Rajnagar 192,678 (271,288)
 }
 KULAURA_UNIONS = {"60586510": 8, "60586511": 2}
 # What residents typed for an area not listed: a haor near Kulaura (Maulvibazar), a place in
@@ -88,12 +88,14 @@ async def test_ranking_by_shortfall_against_the_deployment(
             person(session, "609162")
         await session.commit()
         wider = await missing_report(session, ["6058"], p, level="upazila")
-    assert wider.benchmark == pytest.approx(305 * 10_000 / (2_217_984 + 4_609_848))
-    # 300 registered over Maulvibazar's 2,217,984 people.
-    assert report.benchmark == pytest.approx(300 * 10_000 / 2_217_984)
+    # Over the people aged 15 and over of Maulvibazar and Sylhet districts.
+    assert wider.benchmark == pytest.approx(305 * 10_000 / (1_589_310 + 3_233_390))
+    # 300 registered over Maulvibazar's 1,589,310 people aged 15 and over.
+    assert report.benchmark == pytest.approx(300 * 10_000 / 1_589_310)
+    assert report.denominator == "population_15plus" and not report.fell_back
     ranked = [(row.area.code, row.expected, row.registered, row.shortfall) for row in report.ranked]
-    # By the share of the benchmark reached: Sreemangal (nobody) first, then Kulaura (16 %).
-    assert ranked == [("605883", 47, 0, 47), ("605865", 61, 10, 51)]
+    # By the share of the benchmark reached: Sreemangal (nobody) first, then Kulaura (17 %).
+    assert ranked == [("605883", 49, 0, 49), ("605865", 60, 10, 50)]
     assert [row.area.code for row in report.empty] == ["605883"]
     assert [row.area.code for row in report.falling(5)] == ["605814"]
     assert report.unknown == []  # no index given: words are not placed, so not shown
@@ -178,10 +180,13 @@ async def test_missing_outputs_suppress_small_counts(
         unions = await missing_report(session, ["605865"], p, level="union")
     s = Suppressor(5)
     document = missing_document(report, s)
-    assert document["schema"] == "sabai.missing/2"
+    assert document["schema"] == "sabai.missing/3"
     first = document["ranked"][1]
-    assert (first["rank"], first["area_code"], first["shortfall"]) == (2, "605865", 51)
-    assert first["registered"] == 10 and first["coverage"] == pytest.approx(0.2, abs=0.05)
+    assert (first["rank"], first["area_code"], first["shortfall"]) == (2, "605865", 50)
+    # 10 per 319,485 people aged 15 and over; the total is still there.
+    assert first["registered"] == 10 and first["coverage"] == 0.3
+    assert (first["population"], first["population_15plus"]) == (452_153, 319_485)
+    assert first["denominator"] == document["denominator"] == "population_15plus"
     assert document["unknown_areas"] == [
         {"typed": "baro haor, kulaura", "count": None, "suppressed": True}
     ]
@@ -200,7 +205,7 @@ async def test_missing_outputs_suppress_small_counts(
     assert csv_rows[0].startswith("rank,area_code") and len(csv_rows) == 13
     text = TextRenderer(Catalog.load(), "en", s, markup=True).missing(report, "Maulvibazar")
     assert "baro haor" in text and "&lt;5" in text and "mirpur" not in text
-    assert "Kulaura, Maulvibazar" in text and "short by 51" in text
+    assert "Kulaura, Maulvibazar" in text and "short by 50" in text
     assert "Sreemangal" in text  # nobody registered
     assert "Barlekha" in text  # engagement fell
     assert len(text) < 3000
@@ -217,7 +222,7 @@ async def test_missing_text_in_bangla(sessions: async_sessionmaker[AsyncSession]
     text = TextRenderer(Catalog.load(), "bn", Suppressor(5), markup=True).missing(
         report, "মৌলভীবাজার"
     )
-    assert nfc("কুলাউড়া") in nfc(text) and "ঘাটতি ৫১" in text
+    assert nfc("কুলাউড়া") in nfc(text) and "ঘাটতি ৫০" in text
     assert not any(ch.isascii() and ch.isdigit() for ch in text.replace("10,000", ""))
 
 
@@ -290,6 +295,8 @@ async def test_cli_json_schema(sessions: async_sessionmaker[AsyncSession], db_ur
         "level",
         "population",
         "population_year",
+        "population_15plus",
+        "denominator",
         "registered",
         "reached",
         "engaged",

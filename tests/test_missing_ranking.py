@@ -27,17 +27,18 @@ from tests.test_reach import NOW, TZ, person
 
 KULAURA, BARLEKHA, SREEMANGAL, JURI = "605865", "605814", "605883", "605835"
 KAMALGANJ, SADAR, RAJNAGAR = "605856", "605874", "605880"
-TARGET = 10.0  # reachable per 10,000: Kulaura (452,153 people) should have 452
+# Reachable per 10,000 people aged 15 and over: Kulaura (319,485 of them) should have 319.
+TARGET = 10.0
 
 # (reachable, unreachable) per upazila of Maulvibazar, against TARGET:
 PLANTED = {
-    KULAURA: (136, 0),  # 30 % of its 452: short by 316, the largest shortfall
-    BARLEKHA: (14, 0),  # 5 % of 272
+    KULAURA: (96, 0),  # 30 % of its 319: short by 223, more than any area reached
+    BARLEKHA: (9, 0),  # 5 % of 189 (4.75 %)
     SREEMANGAL: (0, 0),  # nobody registered
-    JURI: (112, 0),  # 60 % of 187
+    JURI: (79, 0),  # 60 % of 131
     KAMALGANJ: (0, 6),  # 6 registered, all blocked the bot: nobody reachable
     SADAR: (500, 0),  # above the target
-    RAJNAGAR: (27, 0),  # 10 % of 271 (9.95 %)
+    RAJNAGAR: (19, 0),  # 10 % of 193 (9.86 %)
 }
 
 
@@ -62,12 +63,12 @@ async def test_ranked_by_share_of_the_benchmark_nobody_reached_first(
         report = await missing_report(session, ["6058"], p, target=TARGET)
     ranked = [(r.area.code, r.reachable, r.expected, r.shortfall) for r in report.ranked]
     assert ranked == [
-        (SREEMANGAL, 0, 350, 350),  # nobody reached; the larger shortfall of the two
-        (KAMALGANJ, 0, 281, 281),
-        (BARLEKHA, 14, 272, 258),  # 5 % before 10 % before 30 % before 60 %
-        (RAJNAGAR, 27, 271, 244),
-        (KULAURA, 136, 452, 316),
-        (JURI, 112, 187, 75),
+        (SREEMANGAL, 0, 258, 258),  # nobody reached; the larger shortfall of the two
+        (KAMALGANJ, 0, 204, 204),
+        (BARLEKHA, 9, 189, 180),  # 5 % before 10 % before 30 % before 60 %
+        (RAJNAGAR, 19, 193, 174),
+        (KULAURA, 96, 319, 223),
+        (JURI, 79, 131, 52),
     ]
     assert report.target and report.benchmark == TARGET
     # Nobody registered: listed apart too, and ranked.
@@ -77,7 +78,7 @@ async def test_ranked_by_share_of_the_benchmark_nobody_reached_first(
     assert (kamalganj.registered, kamalganj.reachable) == (6, 0)
     assert (sadar.registered, sadar.reachable) == (502, 501)
     document = missing_document(report, Suppressor(5))
-    assert document["schema"] == "sabai.missing/2" and document["benchmark"] == "target"
+    assert document["schema"] == "sabai.missing/3" and document["benchmark"] == "target"
     first = document["ranked"][0]
     assert (first["area_code"], first["rank"], first["share_of_benchmark"]) == (SREEMANGAL, 1, 0)
     assert {"expected", "shortfall", "registered", "reachable", "tags"} <= set(first)
@@ -92,9 +93,10 @@ async def test_an_absolute_target_shows_when_every_area_is_far_behind(
     from bot.reach.report import area_infos
 
     async with sessions() as session:
-        # Every upazila at the same 0.1 % (1 per 1,000 people): level with the average.
+        # Every upazila at the same 0.1 % (1 per 1,000 people aged 15 and over): level with
+        # the average.
         for area in await area_infos(session, "6058", "upazila"):
-            for _ in range((area.population or 0) // 1000):
+            for _ in range((area.population_15plus or 0) // 1000):
                 person(session, area.code)
         await session.commit()
         p = Period.ending(NOW, 30, TZ)

@@ -190,7 +190,8 @@ def test_small_rates_and_withheld_coverage_read_as_sentences(
         _run(db, project_dir, "residents", "import", str(sheet), "--trainer", "77").returncode == 0
     )
     few = _run(db, project_dir, "reach", "--area", "605865").stdout
-    assert "withheld per 10,000" not in few and "Coverage per 10,000 people: withheld" in few
+    assert "withheld per 10,000" not in few
+    assert "Coverage per 10,000 people aged 15 or over: withheld" in few
 
     sheet.write_text("area_code\n" + "605865\n" * 6)
     assert (

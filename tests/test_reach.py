@@ -390,7 +390,7 @@ async def test_reach_outputs_suppress_small_counts(
         report = await reach_report(session, KULAURA, period(True))
     s = Suppressor(5)
     document = reach_document(report, s)
-    assert document["schema"] == "sabai.reach/2"
+    assert document["schema"] == "sabai.reach/3"
     area = document["area"]
     # Every count is below 5 here: shown nowhere, flagged everywhere, rates withheld.
     assert area["registered"] is None and area["suppressed"]["registered"] is True

@@ -79,24 +79,32 @@ def read_areas(path: Path) -> list[dict[str, Any]]:
     return areas
 
 
+def _optional(row: dict[str, str], column: str) -> int | None:
+    value = (row.get(column) or "").strip()
+    return int(value) if value else None
+
+
 def read_population(path: Path) -> list[dict[str, Any]]:
     """Read population.csv into rows of the area_population table."""
     rows: list[dict[str, Any]] = []
     for line, row in _rows(path):
         try:
+            total = int(row["population_total"])
+            adults = _optional(row, "population_15plus")
             rows.append(
                 {
                     "code": row["code"].strip(),
                     "year": int(row["year"]),
-                    "total": int(row["population_total"]),
-                    "male": int(row["population_male"]) if row.get("population_male") else None,
-                    "female": int(row["population_female"])
-                    if row.get("population_female")
-                    else None,
+                    "total": total,
+                    "male": _optional(row, "population_male"),
+                    "female": _optional(row, "population_female"),
+                    "adults_15plus": adults,
                 }
             )
         except (KeyError, ValueError) as exc:
             raise AreaDataError(f"{path}:{line}: bad population row ({exc})") from exc
+        if adults is not None and not 0 <= adults <= total:
+            raise AreaDataError(f"{path}:{line}: population_15plus is not between 0 and the total")
     return rows
 
 
@@ -123,9 +131,20 @@ async def import_areas(
 
 
 async def ensure_areas(sessions: async_sessionmaker[AsyncSession]) -> ImportReport | None:
-    """Import the areas on first start only; return None when they were already there."""
+    """Import the areas on first start, or again when the database lacks the adult figures.
+
+    A database imported before the shipped data had people aged 15 and over gets them at its
+    next start (the import only inserts or updates). Return None when nothing was imported.
+    """
     async with sessions() as session:
         count = await session.scalar(select(func.count()).select_from(Area))
-    if count:
+        adults = await session.scalar(
+            select(AreaPopulation.code).where(AreaPopulation.adults_15plus.is_not(None)).limit(1)
+        )
+    if count and adults is not None:
+        return None
+    if count and not any(
+        row["adults_15plus"] is not None for row in read_population(data_dir() / "population.csv")
+    ):
         return None
     return await import_areas(sessions)

@@ -32,6 +32,9 @@ class AreaPopulation(Base):
     total: Mapped[int] = mapped_column(BigInteger)
     male: Mapped[int | None] = mapped_column(BigInteger)
     female: Mapped[int | None] = mapped_column(BigInteger)
+    # People aged 15 and over, where the census table has age bands (not for every year).
+    # 15, not 18: five-year bands give 15+ exactly, and no shipped table splits 15–19.
+    adults_15plus: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class AreaTag(Base):

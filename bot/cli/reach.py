@@ -179,7 +179,7 @@ async def _report(
         )
     text = TextRenderer(Catalog.load(), args.language, s, markup=False)
     if args.command == "reach":
-        report = await reach_report(session, args.area or None, period)
+        report = await reach_report(session, args.area or None, period, settings.reach_denominator)
         if args.format == "json":
             out.write(to_json(reach_document(report, s)) + "\n")
         elif args.format == "csv":
@@ -205,6 +205,7 @@ async def _report(
         index=index,
         target=settings.reach_target_per_10000,
         priority=priority,
+        prefer=settings.reach_denominator,
     )
     if args.format == "json":
         out.write(to_json(missing_document(report_m, s, args.top)) + "\n")

@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 TELEGRAM_API = "https://api.telegram.org"
 LANGUAGES = ("bn", "en", "syl")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# `[reach] denominator` (bot.reach.figures.PREFERENCES; spelled out so config imports no feature).
+DENOMINATORS = ("adults", "total")
 SQLITE = "sqlite+aiosqlite:///"
 
 
@@ -69,6 +71,9 @@ class Settings:
     # Missing communities: an absolute benchmark (reachable per 10,000), and tags ranked first.
     reach_target_per_10000: float | None = None
     reach_priority_tags: tuple[str, ...] = ()
+    # What coverage is measured against: people aged 15 and over ("adults") where the census
+    # has the figure, or everyone ("total").
+    reach_denominator: str = "adults"
 
     @property
     def uses_emulator(self) -> bool:
@@ -114,6 +119,7 @@ FILE_KEYS: Mapping[str, Mapping[str, str]] = {
     "reach": {
         "target_per_10000": "reach_target_per_10000",
         "priority_tags": "reach_priority_tags",
+        "denominator": "reach_denominator",
     },
 }
 KNOWN_KEYS: Mapping[str, frozenset[str]] = {
@@ -269,7 +275,7 @@ def load_settings(
     k = _typed(privacy, "small_count_k", int, "privacy")
     if k < 3:
         raise ConfigError("privacy.small_count_k must be 3 or more")
-    target, priority_tags = _reach(_section(data, "reach", path))
+    target, priority_tags, denominator = _reach(_section(data, "reach", path))
 
     sms = _sms_settings(_section(data, "sms", path), environ)
     return Settings(
@@ -297,10 +303,11 @@ def load_settings(
         **_webhook(telegram, environ),
         reach_target_per_10000=target,
         reach_priority_tags=priority_tags,
+        reach_denominator=denominator,
     )
 
 
-def _reach(reach: Mapping[str, Any]) -> tuple[float | None, tuple[str, ...]]:
+def _reach(reach: Mapping[str, Any]) -> tuple[float | None, tuple[str, ...], str]:
     target = reach.get("target_per_10000")
     if target is not None and (
         isinstance(target, bool) or not isinstance(target, int | float) or not 0 < target <= 10_000
@@ -313,9 +320,13 @@ def _reach(reach: Mapping[str, Any]) -> tuple[float | None, tuple[str, ...]]:
         isinstance(t, str) and t.strip() and len(t) <= 32 for t in tags
     ):
         raise ConfigError(f"reach.priority_tags must be a list of tag names, got {tags!r}")
+    denominator = reach.get("denominator", file_default("reach", "denominator"))
+    if denominator not in DENOMINATORS:
+        raise ConfigError(f"reach.denominator must be one of {DENOMINATORS}, got {denominator!r}")
     return (
         None if target is None else float(target),
         tuple(t.strip().lower() for t in tags),
+        denominator,
     )
 
 

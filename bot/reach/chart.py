@@ -58,7 +58,8 @@ DIGITS = {
 
 @dataclass(frozen=True)
 class Bar:
-    """One area in the chart: its code (for the map), reachable residents and population.
+    """One area in the chart: its code (for the map), reachable residents and the people its
+    coverage is measured against (the report's denominator: aged 15 and over, or everyone).
 
     `expected` stands in for the census where there is none (a union against its siblings).
     """

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.areas.search import AreaIndex
 from bot.core.i18n import Catalog, format_number, is_plain_number, to_latin_digits
 from bot.reach.chart import Bar, coverage_image
-from bot.reach.figures import DEFAULT_DAYS, Period, child_level
+from bot.reach.figures import ADULTS, DEFAULT_DAYS, PREFER_ADULTS, Period, child_level
 from bot.reach.missing import deployment_benchmark, missing_report
 from bot.reach.render import TextRenderer, protect_missing, protect_reach
 from bot.reach.report import area_info, reach_report
@@ -52,18 +52,19 @@ async def reach_chat(
     language: str,
     s: Suppressor,
     target: float | None = None,
+    prefer: str = PREFER_ADULTS,
 ) -> ChatReport:
     """`/reach`: the area's figures, its child areas, and a coverage chart of them."""
     period = Period.ending(now, DEFAULT_DAYS, tz)
-    report = await reach_report(session, code or None, period)
+    report = await reach_report(session, code or None, period, prefer)
     text = TextRenderer(catalog, language, s, markup=True).reach(report)
     if not report.children:
         return ChatReport(text)
-    benchmark = await deployment_benchmark(session, period, target)
+    benchmark = await deployment_benchmark(session, period, target, report.denominator)
     ranked = sorted(report.children, key=lambda c: (-c.current.registered, c.area.code))
-    bars = [Bar(c.area.code, c.current.reachable, c.area.population) for c in ranked]
+    bars = [Bar(c.area.code, c.current.reachable, c.area.base) for c in ranked]
     image = coverage_image(bars, benchmark, protect_reach(report, s))
-    return ChatReport(text, image, _caption(catalog, language, benchmark))
+    return ChatReport(text, image, _caption(catalog, language, benchmark, report.denominator))
 
 
 async def missing_chat(
@@ -77,6 +78,7 @@ async def missing_chat(
     index: AreaIndex,
     target: float | None = None,
     priority: tuple[str, ...] = (),
+    prefer: str = PREFER_ADULTS,
 ) -> ChatReport:
     """`/missing`: the missing list one level down (upazilas, or unions inside an upazila).
 
@@ -89,7 +91,14 @@ async def missing_chat(
         level = "upazila"
     period = Period.ending(now, DEFAULT_DAYS, tz)
     report = await missing_report(
-        session, [code], period, level=level, index=index, target=target, priority=priority
+        session,
+        [code],
+        period,
+        level=level,
+        index=index,
+        target=target,
+        priority=priority,
+        prefer=prefer,
     )
     bangla = language in ("bn", "syl")
     place = (info.name_bn if bangla and info.name_bn else info.name_en) or code
@@ -97,11 +106,14 @@ async def missing_chat(
     ranked = report.ranked[:20]
     if not ranked:
         return ChatReport(text)
-    bars = [Bar(r.area.code, r.current.reachable, r.area.population, r.expected) for r in ranked]
+    bars = [Bar(r.area.code, r.current.reachable, r.area.base, r.expected) for r in ranked]
     image = coverage_image(bars, report.benchmark, protect_missing(report, s))
-    return ChatReport(text, image, _caption(catalog, language, report.benchmark))
+    return ChatReport(
+        text, image, _caption(catalog, language, report.benchmark, report.denominator)
+    )
 
 
-def _caption(catalog: Catalog, language: str, benchmark: float | None) -> str:
+def _caption(catalog: Catalog, language: str, benchmark: float | None, denominator: str) -> str:
     shown = format_number(round(benchmark, 1), language) if benchmark is not None else "—"
-    return catalog.text(language, "reach.chart_caption", benchmark=shown)
+    key = "reach.chart_caption_adults" if denominator == ADULTS else "reach.chart_caption"
+    return catalog.text(language, key, benchmark=shown)

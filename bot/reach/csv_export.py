@@ -21,6 +21,8 @@ CSV_AREA = (
     "parent_name_bn",
     "population",
     "population_year",
+    "population_15plus",
+    "denominator",
     *FIGURE_NAMES,
     "coverage",
     "registered_previous",

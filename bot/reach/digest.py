@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.i18n import Catalog, format_number, localize_digits
-from bot.reach.figures import AreaReach, Period, UnknownArea
+from bot.reach.figures import ADULTS, PREFER_ADULTS, TOTAL, AreaReach, Period, UnknownArea
 from bot.reach.missing import MissingRow, missing_report
 from bot.reach.models import ReachState
 from bot.reach.render import protect_missing, shortfall_shown
@@ -54,6 +54,8 @@ class DigestInput:
     empty: list[MissingRow] = field(default_factory=list)
     # Cells hidden by complementary suppression in the missing rows (see render.protect_missing).
     hidden: frozenset[tuple[str, str]] = frozenset()
+    # What the shortfalls are measured against (bot.reach.figures.choose_denominator).
+    denominator: str = TOTAL
 
 
 def week_of(now: datetime, tz: ZoneInfo, weekday: int = MONDAY) -> Period:
@@ -112,7 +114,8 @@ def compose_digest(data: DigestInput, catalog: Catalog, s: Suppressor, tz: ZoneI
 
     if data.missing:
         lines.append("")
-        lines.append(t("digest.missing_head"))
+        adults = data.denominator == ADULTS
+        lines.append(t("digest.missing_head_adults" if adults else "digest.missing_head"))
         protected = s.forcing(data.hidden)
         for row in data.missing:
             shortfall = shortfall_shown(row, protected)
@@ -170,17 +173,18 @@ async def digest_for(
     k: int = DEFAULT_K,
     target: float | None = None,
     priority: tuple[str, ...] = (),
+    prefer: str = PREFER_ADULTS,
 ) -> DigestInput:
     """Gather one coordinator's digest figures."""
     areas = []
     for scope in scopes:
         try:
-            areas.append((await reach_report(session, scope or None, period)).total)
+            areas.append((await reach_report(session, scope or None, period, prefer)).total)
         except UnknownArea:
             continue
     level = "upazila"
     missing = await missing_report(
-        session, scopes, period, level=level, target=target, priority=priority
+        session, scopes, period, level=level, target=target, priority=priority, prefer=prefer
     )
     feedback = await recent_feedback(session, scopes, period.start, k=k)
     return DigestInput(
@@ -191,6 +195,7 @@ async def digest_for(
         feedback,
         empty=missing.empty,
         hidden=protect_missing(missing, Suppressor(k)).forced,
+        denominator=missing.denominator,
     )
 
 
@@ -206,6 +211,7 @@ async def weekly_digest_job(
     hour: int = DIGEST_HOUR,
     target: float | None = None,
     priority: tuple[str, ...] = (),
+    prefer: str = PREFER_ADULTS,
 ) -> int:
     """Send each coordinator this week's digest if due and not yet sent; return how many."""
     if not is_due(now, tz, weekday, hour):
@@ -232,6 +238,7 @@ async def weekly_digest_job(
                 k=k,
                 target=target,
                 priority=priority,
+                prefer=prefer,
             )
             text = compose_digest(data, catalog, s, tz)
             # Remember first, then send: a crash between the two loses one digest rather

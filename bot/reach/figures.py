@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -10,6 +11,15 @@ from zoneinfo import ZoneInfo
 LEVEL_LENGTH = {"division": 2, "district": 4, "upazila": 6, "union": 8}
 LEVELS = tuple(LEVEL_LENGTH)
 DEFAULT_DAYS = 30
+# What coverage is measured against, named by the AreaInfo/JSON field that holds it: people
+# aged 15 and over where the census has age bands, else everyone. (15, not 18: the census
+# tables give five-year bands, so 15+ is exact and 18+ is not.)
+ADULTS = "population_15plus"
+TOTAL = "population"
+# The `[reach] denominator` setting: which of the two to prefer.
+PREFER_ADULTS = "adults"
+PREFER_TOTAL = "total"
+PREFERENCES = (PREFER_ADULTS, PREFER_TOTAL)
 
 
 class UnknownArea(Exception):
@@ -121,8 +131,17 @@ FIGURE_NAMES = (
 
 
 @dataclass(frozen=True)
+class Census:
+    """An area's latest census figures: the year, everyone, and people aged 15 and over."""
+
+    year: int
+    total: int
+    adults_15plus: int | None = None
+
+
+@dataclass(frozen=True)
 class AreaInfo:
-    """An area's names, place in the hierarchy and latest census figure."""
+    """An area's names, place in the hierarchy and latest census figures."""
 
     code: str
     level: str
@@ -133,6 +152,19 @@ class AreaInfo:
     parent_name_bn: str | None = None
     population: int | None = None
     population_year: int | None = None
+    population_15plus: int | None = None
+    # Which figure coverage is measured against: chosen once per report (`choose_denominator`).
+    denominator: str = TOTAL
+
+    @property
+    def base(self) -> int | None:
+        """The people coverage is measured against (None without that census figure)."""
+        return self.population_15plus if self.denominator == ADULTS else self.population
+
+    @property
+    def measured_against(self) -> str | None:
+        """The denominator this area's coverage uses, or None when it has no census figure."""
+        return self.denominator if self.base is not None else None
 
 
 @dataclass(frozen=True)
@@ -145,8 +177,8 @@ class AreaReach:
 
     @property
     def coverage(self) -> float | None:
-        """Reachable residents per 10,000 people (None without a census figure)."""
-        return coverage(self.current.reachable, self.area.population)
+        """Reachable residents per 10,000 of the area's denominator (None without a figure)."""
+        return coverage(self.current.reachable, self.area.base)
 
 
 @dataclass(frozen=True)
@@ -159,6 +191,15 @@ class ReachReport:
     # Residents who chose the area as a whole ("all of Kulaura"), not one of its children.
     unplaced: Figures = field(default_factory=Figures)
     unplaced_previous: Figures = field(default_factory=Figures)
+    # The one denominator of every row (see `choose_denominator`), and what was preferred.
+    denominator: str = TOTAL
+    preferred: str = PREFER_TOTAL
+
+    @property
+    def fell_back(self) -> bool:
+        """Adults were preferred, but some area here has only the total."""
+        areas = [self.total.area, *(child.area for child in self.children)]
+        return fell_back(self.preferred, self.denominator, areas)
 
 
 def coverage(people: int, population: int | None) -> float | None:
@@ -174,3 +215,28 @@ def child_level(level: str | None) -> str | None:
         return LEVELS[0]
     index = LEVELS.index(level)
     return LEVELS[index + 1] if index + 1 < len(LEVELS) else None
+
+
+def choose_denominator(preferred: str, figures: Iterable[tuple[int | None, int | None]]) -> str:
+    """ADULTS when preferred and every (total, 15+) pair with a total has its 15+ figure.
+
+    A report compares its rows with each other and with one benchmark, so all of them must
+    be measured against the same people: one area without the 15+ figure (a census year
+    without age bands) puts the whole report on the total. Areas with no census figure at
+    all (unions) are compared otherwise and do not count.
+    """
+    if preferred not in PREFERENCES:
+        raise ValueError(f"unknown denominator preference {preferred!r}")
+    if preferred == PREFER_TOTAL:
+        return TOTAL
+    known = all(adults is not None for total, adults in figures if total is not None)
+    return ADULTS if known else TOTAL
+
+
+def fell_back(preferred: str, denominator: str, areas: Iterable[AreaInfo]) -> bool:
+    """Whether a report measured against everyone although adults were preferred."""
+    return (
+        preferred == PREFER_ADULTS
+        and denominator == TOTAL
+        and any(a.population is not None for a in areas)
+    )

@@ -2,11 +2,14 @@
 
 The benchmark is an absolute target when one is configured (`reach.target_per_10000`),
 otherwise the deployment's own coverage: reachable residents per 10,000 people over the
-districts where Sabai has anyone registered. An area's *expected* count is what it would have
-at that coverage (benchmark × population / 10,000); its *shortfall* is expected minus
-reachable. Areas behind are ranked by the share of the benchmark they reach, lowest first
-(an area nobody reached comes first), ties to the larger shortfall: a haor upazila at 5 % of
-the benchmark comes before a big town at 60 %, however many more people the town lacks.
+districts where Sabai has anyone registered. "People" is the report's one denominator: those
+aged 15 and over when every area compared (the listed ones and the benchmark's districts) has
+that figure and the configuration prefers it, else everyone (`choose_denominator`). An area's
+*expected* count is what it would have at that coverage (benchmark × its people / 10,000);
+its *shortfall* is expected minus reachable. Areas behind are ranked by the share of the
+benchmark they reach, lowest first (an area nobody reached comes first), ties to the larger
+shortfall: a haor upazila at 5 % of the benchmark comes before a big town at 60 %, however
+many more people the town lacks.
 Coordinators' area tags (`priority`) put tagged areas first within a band of equal coverage.
 
 Unions have no census figure. A union is compared with its siblings instead: expected is the
@@ -23,7 +26,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import ColumnElement, and_, func, not_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,7 +34,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.areas.models import AreaPopulation
 from bot.areas.search import AreaIndex
 from bot.areas.tags import tags_by_area, tags_of
-from bot.reach.figures import LEVEL_LENGTH, AreaInfo, Figures, Period, coverage
+from bot.reach.figures import (
+    ADULTS,
+    LEVEL_LENGTH,
+    PREFER_ADULTS,
+    PREFER_TOTAL,
+    TOTAL,
+    AreaInfo,
+    Census,
+    Figures,
+    Period,
+    choose_denominator,
+    coverage,
+    fell_back,
+)
 from bot.reach.report import area_infos, figures_by_group, latest_populations
 from bot.residents.models import Resident
 
@@ -74,7 +90,7 @@ class MissingRow:
 
     @property
     def coverage(self) -> float | None:
-        return coverage(self.current.reachable, self.area.population)
+        return coverage(self.current.reachable, self.area.base)
 
     @property
     def shortfall(self) -> int | None:
@@ -140,6 +156,14 @@ class MissingReport:
     # Residents placed at an area above the level itself ("all of Kulaura" in a union
     # report), per that area: part of its total, so part of complementary suppression.
     placed_above: dict[str, tuple[Figures, Figures]] = field(default_factory=dict)
+    # What the benchmark and every census row are measured against, and what was preferred.
+    denominator: str = TOTAL
+    preferred: str = PREFER_TOTAL
+
+    @property
+    def fell_back(self) -> bool:
+        """Adults were preferred, but some area compared has only the total."""
+        return fell_back(self.preferred, self.denominator, [row.area for row in self.rows])
 
     @property
     def ranked(self) -> list[MissingRow]:
@@ -153,7 +177,7 @@ class MissingReport:
                 tagged,
                 row.share or 0.0,
                 -(row.shortfall or 0),
-                -(row.area.population or 0),
+                -(row.area.base or 0),
                 row.area.code,
             )
 
@@ -167,7 +191,7 @@ class MissingReport:
             for row in self.rows
             if row.current.registered == 0 and (row.area.population or row.basis == SIBLINGS)
         ]
-        return sorted(nobody, key=lambda r: (-(r.area.population or 0), r.area.code))
+        return sorted(nobody, key=lambda r: (-(r.area.base or 0), r.area.code))
 
     def falling(self, k: int) -> list[MissingRow]:
         """Areas whose engaged residents fell by half or more (from at least k, so not noise)."""
@@ -180,19 +204,38 @@ class MissingReport:
 
 
 async def deployment_benchmark(
-    session: AsyncSession, period: Period, target: float | None = None
+    session: AsyncSession,
+    period: Period,
+    target: float | None = None,
+    denominator: str = ADULTS,
 ) -> float | None:
-    """`target` if set, else reachable per 10,000 people where anyone is registered."""
+    """`target` if set, else reachable per 10,000 people where anyone is registered.
+
+    "People" is `denominator`; None when a district counted lacks that figure (the benchmark
+    is never averaged over two kinds of people).
+    """
     if target is not None:
         return target
-    return await _benchmark(session, await reachable_counts(session, DISTRICT_LENGTH, period))
+    by_district = await reachable_counts(session, DISTRICT_LENGTH, period)
+    census = await _district_census(session, by_district)
+    if denominator == ADULTS and any(c.adults_15plus is None for c in census.values()):
+        return None
+    return _benchmark(by_district, census, denominator)
 
 
-async def _benchmark(session: AsyncSession, by_district: dict[str, int]) -> float | None:
+async def _district_census(session: AsyncSession, by_district: dict[str, int]) -> dict[str, Census]:
+    """The census of each district where anyone is reachable (those without one left out)."""
     districts = [code for code, n in by_district.items() if len(code) == DISTRICT_LENGTH and n]
-    population = await latest_populations(session, districts)
-    people = sum(total for _, total in population.values())
-    reachable = sum(by_district[code] for code in districts if code in population)
+    return await latest_populations(session, districts)
+
+
+def _benchmark(
+    by_district: dict[str, int], census: dict[str, Census], denominator: str
+) -> float | None:
+    people = sum(
+        (c.adults_15plus or 0) if denominator == ADULTS else c.total for c in census.values()
+    )
+    reachable = sum(by_district[code] for code in census)
     return coverage(reachable, people)
 
 
@@ -250,10 +293,10 @@ def _outside(prefixes: Sequence[str], dialect: str) -> list[list[ColumnElement[b
     return gaps
 
 
-def _expected_by_census(benchmark: float | None, population: int | None) -> float | None:
-    if benchmark is None or population is None:
+def _expected_by_census(benchmark: float | None, people: int | None) -> float | None:
+    if benchmark is None or people is None:
         return None
-    return benchmark * population / 10_000
+    return benchmark * people / 10_000
 
 
 async def missing_report(
@@ -266,6 +309,7 @@ async def missing_report(
     index: AreaIndex | None = None,
     target: float | None = None,
     priority: Sequence[str] = (),
+    prefer: str = PREFER_ADULTS,
 ) -> MissingReport:
     """The missing-communities report for the areas of `level` inside the `scope` codes.
 
@@ -273,6 +317,7 @@ async def missing_report(
     `priority` tags put tagged areas first within equal coverage bands. `index` places the
     words of residents whose area is not listed (see `attributed`); without one, a report
     narrower than the whole country leaves them out (the digest, which does not show them).
+    `prefer` (`[reach] denominator`) asks for people aged 15 and over, or everyone.
     """
     if level not in LEVEL_LENGTH:
         raise ValueError(f"unknown level {level!r}")
@@ -285,9 +330,10 @@ async def missing_report(
     for prefix in prefixes:
         areas = await area_infos(session, prefix, level)
         found.append((areas, await figures_by_group(session, prefix, length, period)))
-    if target is not None:
-        benchmark = target
-    elif benchmark is None:
+    compared = [(a.population, a.population_15plus) for areas, _ in found for a in areas]
+    by_district: dict[str, int] = {}
+    census: dict[str, Census] = {}
+    if target is None and benchmark is None:
         # The residents inside the scope are in the figures already: count only the others.
         by_district = await reachable_counts(session, DISTRICT_LENGTH, period, outside=prefixes)
         for _, figures in found:
@@ -295,7 +341,14 @@ async def missing_report(
                 if len(key) >= DISTRICT_LENGTH and now.reachable:
                     district = key[:DISTRICT_LENGTH]
                     by_district[district] = by_district.get(district, 0) + now.reachable
-        benchmark = await _benchmark(session, by_district)
+        census = await _district_census(session, by_district)
+        compared += [(c.total, c.adults_15plus) for c in census.values()]
+    denominator = choose_denominator(prefer, compared)
+    found = [([replace(a, denominator=denominator) for a in areas], f) for areas, f in found]
+    if target is not None:
+        benchmark = target
+    elif benchmark is None:
+        benchmark = _benchmark(by_district, census, denominator)
     tags = await tags_by_area(session)
     rows: list[MissingRow] = []
     gender: list[GenderRow] = []
@@ -307,7 +360,7 @@ async def missing_report(
         else:
             for area in areas:
                 now, before = figures.get(area.code, (Figures(), Figures()))
-                exact = _expected_by_census(benchmark, area.population)
+                exact = _expected_by_census(benchmark, area.base)
                 expected = None if exact is None else round(exact)
                 rows.append(
                     MissingRow(area, now, before, expected, CENSUS, exact, tags_of(tags, area.code))
@@ -334,6 +387,8 @@ async def missing_report(
         priority=tuple(priority),
         target=target is not None,
         placed_above=above,
+        denominator=denominator,
+        preferred=prefer,
     )
 
 

@@ -13,14 +13,23 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.core.i18n import Catalog, format_number, localize_digits
-from bot.reach.figures import FIGURE_NAMES, AreaInfo, AreaReach, Figures, Period, ReachReport
+from bot.reach.figures import (
+    ADULTS,
+    FIGURE_NAMES,
+    AreaInfo,
+    AreaReach,
+    Figures,
+    Period,
+    ReachReport,
+)
 from bot.reach.missing import SIBLINGS, GenderRow, MissingReport, MissingRow
 from bot.reach.suppression import Count, Suppressor, complementary
 
-# /2: coverage and shortfall count reachable residents, and `ranked` is ordered by the share
-# of the benchmark (docs/reach.md).
-REACH_SCHEMA = "sabai.reach/2"
-MISSING_SCHEMA = "sabai.missing/2"
+# /3: coverage, expected, shortfall and the benchmark are per 10,000 of the report's
+# `denominator`, people aged 15 and over by default, no longer always everyone
+# (docs/reach.md; /2 counted reachable residents instead of registered ones).
+REACH_SCHEMA = "sabai.reach/3"
+MISSING_SCHEMA = "sabai.missing/3"
 # Member key of residents placed at the parent area itself, in complementary suppression.
 PLACED_AT_PARENT = "@"
 # Figures whose change against the previous period is reported.
@@ -81,6 +90,8 @@ def _area_fields(area: AreaInfo) -> dict[str, Any]:
         "parent_name_bn": area.parent_name_bn,
         "population": area.population,
         "population_year": area.population_year,
+        "population_15plus": area.population_15plus,
+        "denominator": area.measured_against,
     }
 
 
@@ -89,11 +100,11 @@ def _round(value: float | None, digits: int = 1) -> float | None:
 
 
 def coverage_shown(reach: AreaReach, s: Suppressor) -> float | None:
-    """Reachable per 10,000 people, withheld when the reachable count is hidden."""
+    """Reachable per 10,000 of the denominator, withheld when the reachable count is hidden."""
     code, reachable = reach.area.code, reach.current.reachable
     if s.hidden(code, "reachable", reachable):
         return None
-    return s.rate(reachable, reach.area.population, 10_000)
+    return s.rate(reachable, reach.area.base, 10_000)
 
 
 def change_shown(reach: AreaReach, name: str, s: Suppressor) -> float | None:
@@ -191,6 +202,8 @@ def reach_document(report: ReachReport, s: Suppressor) -> dict[str, Any]:
         "schema": REACH_SCHEMA,
         "period": _period(report.period),
         "suppression": {"k": s.k, "applied": s.enabled},
+        "denominator": report.denominator,
+        "denominator_fallback": report.fell_back,
         "area": area_row(report.total, s),
         "children": [area_row(child, s) for child in report.children],
         "unplaced": {
@@ -213,6 +226,8 @@ def missing_document(
         "suppression": {"k": s.k, "applied": s.enabled},
         "benchmark_coverage": _round(report.benchmark),
         "benchmark": "target" if report.target else "deployment",
+        "denominator": report.denominator,
+        "denominator_fallback": report.fell_back,
         "priority_tags": list(report.priority),
         "ranked": [
             {"rank": n, **missing_row(row, report.benchmark, s)}
@@ -290,17 +305,11 @@ class TextRenderer:
             return self.cell(s, code, name, getattr(now, name))
 
         days = round(report.period.length.total_seconds() / 86400)
+        adults = report.denominator == ADULTS
         lines = [self.t("reach.title", place=self.name(area, True), days=days)]
-        if area.population is not None and area.population_year is not None:
-            lines.append(
-                self.t(
-                    "reach.population",
-                    population=area.population,
-                    year=localize_digits(str(area.population_year), self.language),
-                )
-            )
-        else:
-            lines.append(self.t("reach.population_unknown"))
+        lines.append(self.population(area))
+        if report.fell_back:
+            lines.append(self.t("reach.denominator_fallback"))
         lines.append(
             self.t(
                 "reach.registered",
@@ -320,10 +329,11 @@ class TextRenderer:
             )
         )
         coverage = coverage_shown(total, s)
+        key = "reach.coverage_adults" if adults else "reach.coverage"
         lines.append(
-            self.t("reach.coverage_withheld")
+            self.t(f"{key}_withheld")
             if coverage is None
-            else self.t("reach.coverage", coverage=self.rate(coverage))
+            else self.t(key, coverage=self.rate(coverage))
         )
         lines.append(
             self.t(
@@ -346,7 +356,7 @@ class TextRenderer:
         children = sorted(report.children, key=lambda c: (-(c.current.registered), c.area.code))
         if children:
             lines.append("")
-            lines.append(self.t("reach.children_head"))
+            lines.append(self.t("reach.children_head_adults" if adults else "reach.children_head"))
             for n, child in enumerate(children[:top], start=1):
                 c = child.area.code
                 lines.append(
@@ -365,6 +375,20 @@ class TextRenderer:
         lines.append(self.t("reach.small_note", k=self.s.k))
         return "\n".join(lines)
 
+    def population(self, area: AreaInfo) -> str:
+        """The census line: everyone, and those aged 15 and over where the census has them."""
+        if area.population is None or area.population_year is None:
+            return self.t("reach.population_unknown")
+        year = localize_digits(str(area.population_year), self.language)
+        if area.population_15plus is None:
+            return self.t("reach.population", population=area.population, year=year)
+        return self.t(
+            "reach.population_adults",
+            population=area.population,
+            adults=area.population_15plus,
+            year=year,
+        )
+
     def missing(self, report: MissingReport, place: str, top: int = CHAT_TOP) -> str:
         s = protect_missing(report, self.s)
         lines = [
@@ -374,7 +398,11 @@ class TextRenderer:
             lines.append(self.t("missing.benchmark_none"))
         else:
             key = "missing.benchmark_target" if report.target else "missing.benchmark"
+            if report.denominator == ADULTS:
+                key += "_adults"
             lines.append(self.t(key, benchmark=self.rate(report.benchmark)))
+        if report.fell_back:
+            lines.append(self.t("reach.denominator_fallback"))
         ranked = report.ranked[:top]
         if ranked:
             lines.append("")
@@ -441,11 +469,13 @@ class TextRenderer:
                 tags=tags,
             )
         share = share_shown(row, s)
+        adults = row.area.measured_against == ADULTS
         return self.t(
-            "missing.line",
+            "missing.line_adults" if adults else "missing.line",
             n=n,
             name=self.name(row.area, True),
             population=row.area.population or 0,
+            adults=row.area.population_15plus or 0,
             registered=reachable,
             coverage=self.rate(coverage_shown(AreaReach(row.area, row.current, row.previous), s)),
             benchmark=self.rate(benchmark),

@@ -3,7 +3,8 @@
 The definitions (also in docs/reach.md) for an area, everything below it included, and a
 period [start, end):
 
-* population: the latest census figure of the area and its year (none for unions);
+* population: the latest census figure of the area and its year (none for unions), with
+  the people aged 15 and over where that census has age bands;
 * registered: residents who finished signing up (consented) before the end of the period
   and have not asked to be forgotten (a forgotten resident's row is deleted, so they drop out
   of every figure, past periods included); split into own phone (Telegram) and assisted;
@@ -15,7 +16,9 @@ period [start, end):
 * unreachable: registered residents who have blocked the bot (their status now);
 * reachable: registered minus unreachable, each person once (an assisted person registered
   again at another workshop counts once);
-* coverage: reachable per 10,000 people of the latest census.
+* coverage: reachable per 10,000 people aged 15 and over of the latest census, or per 10,000
+  people of all ages where a report's areas lack that figure (one denominator per report,
+  `bot.reach.figures.choose_denominator`) or the configuration prefers it.
 
 Residents are placed by their current area: a resident who moves takes their history along.
 Codes are BBS geocodes where a child's code starts with its parent's, so "everything below
@@ -26,6 +29,7 @@ area X, grouped by child" is `GROUP BY substr(area_code, 1, len(child))` over
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, select
@@ -42,13 +46,16 @@ from bot.reach.activity import (
 )
 from bot.reach.figures import (
     LEVEL_LENGTH,
+    PREFER_ADULTS,
     AreaInfo,
     AreaReach,
+    Census,
     Figures,
     Period,
     ReachReport,
     UnknownArea,
     child_level,
+    choose_denominator,
 )
 from bot.reach.models import ReachActionDay
 from bot.residents.events import EventKind
@@ -390,17 +397,36 @@ async def registered_by_group(
 
 async def latest_populations(
     session: AsyncSession, codes: Iterable[str] | None = None
-) -> dict[str, tuple[int, int]]:
-    """Latest census (year, total) per area code (of `codes`, or of every area)."""
-    query = select(AreaPopulation.code, AreaPopulation.year, AreaPopulation.total).order_by(
-        AreaPopulation.year
-    )
+) -> dict[str, Census]:
+    """Latest census figures per area code (of `codes`, or of every area)."""
+    query = select(
+        AreaPopulation.code, AreaPopulation.year, AreaPopulation.total, AreaPopulation.adults_15plus
+    ).order_by(AreaPopulation.year)
     if codes is not None:
         query = query.where(AreaPopulation.code.in_(sorted(set(codes))))
-    out: dict[str, tuple[int, int]] = {}
-    for code, year, total in await session.execute(query):
-        out[code] = (year, total)  # ascending years: the latest wins
+    out: dict[str, Census] = {}
+    for code, year, total, adults in await session.execute(query):
+        out[code] = Census(year, total, adults)  # ascending years: the latest wins
     return out
+
+
+def _info(
+    code: str,
+    level: str,
+    names: tuple[str, str | None],
+    parent: tuple[str | None, str | None, str | None],
+    census: Census | None,
+) -> AreaInfo:
+    return AreaInfo(
+        code,
+        level,
+        names[0],
+        names[1],
+        *parent,
+        population=census.total if census else None,
+        population_year=census.year if census else None,
+        population_15plus=census.adults_15plus if census else None,
+    )
 
 
 async def area_infos(session: AsyncSession, prefix: str, level: str) -> list[AreaInfo]:
@@ -423,55 +449,49 @@ async def area_infos(session: AsyncSession, prefix: str, level: str) -> list[Are
         query = query.where(Area.code.like(prefix + "%"))
     rows = list(await session.execute(query))
     population = await latest_populations(session, [row[0] for row in rows])
-    infos = []
-    for code, lvl, name_en, name_bn, parent_code, p_en, p_bn in rows:
-        year, total = population.get(code, (None, None))
-        infos.append(AreaInfo(code, lvl, name_en, name_bn, parent_code, p_en, p_bn, total, year))
+    infos = [
+        _info(code, lvl, (name_en, name_bn), (parent_code, p_en, p_bn), population.get(code))
+        for code, lvl, name_en, name_bn, parent_code, p_en, p_bn in rows
+    ]
     infos.sort(key=lambda a: a.code)
     return infos
+
+
+def _country(divisions: Iterable[Census]) -> Census | None:
+    """The divisions' sum when they all come from one census (15+ only if each has it)."""
+    divisions = list(divisions)
+    years = {c.year for c in divisions}
+    if len(years) != 1:
+        return None
+    adults = [c.adults_15plus for c in divisions]
+    return Census(
+        years.pop(),
+        sum(c.total for c in divisions),
+        None if None in adults else sum(a or 0 for a in adults),
+    )
 
 
 async def area_info(session: AsyncSession, code: str | None) -> AreaInfo:
     """One area's info, or the whole country for None; raise UnknownArea for a bad code."""
     if code is None:
-        population = await latest_populations(
-            session,
-            [
-                c
-                for c in (
-                    await session.scalars(select(Area.code).where(Area.parent_code.is_(None)))
-                ).all()
-            ],
-        )
-        years = {year for year, _ in population.values()}
-        total = sum(t for _, t in population.values()) if len(years) == 1 else None
-        return AreaInfo(
-            "",
-            "country",
-            "Bangladesh",
-            "বাংলাদেশ",
-            None,
-            None,
-            None,
-            total,
-            years.pop() if len(years) == 1 else None,
-        )
+        top = (await session.scalars(select(Area.code).where(Area.parent_code.is_(None)))).all()
+        census = _country((await latest_populations(session, top)).values())
+        return _info("", "country", ("Bangladesh", "বাংলাদেশ"), (None, None, None), census)
     area = await session.get(Area, code)
     if area is None:
         raise UnknownArea(code)
     parent = await session.get(Area, area.parent_code) if area.parent_code else None
     population = await latest_populations(session, [code])
-    year, total = population.get(code, (None, None))
-    return AreaInfo(
+    return _info(
         area.code,
         area.level,
-        area.name_en,
-        area.name_bn,
-        area.parent_code,
-        parent.name_en if parent else None,
-        parent.name_bn if parent else None,
-        total,
-        year,
+        (area.name_en, area.name_bn),
+        (
+            area.parent_code,
+            parent.name_en if parent else None,
+            parent.name_bn if parent else None,
+        ),
+        population.get(code),
     )
 
 
@@ -480,27 +500,48 @@ def _reach_of(info: AreaInfo, figures: Mapping[str, tuple[Figures, Figures]]) ->
     return AreaReach(info, now, before)
 
 
-async def reach_report(session: AsyncSession, area_code: str | None, period: Period) -> ReachReport:
-    """Figures for an area (None: the whole country) and each of its child areas."""
+async def reach_report(
+    session: AsyncSession,
+    area_code: str | None,
+    period: Period,
+    prefer: str = PREFER_ADULTS,
+) -> ReachReport:
+    """Figures for an area (None: the whole country) and each of its child areas.
+
+    Coverage is measured against people aged 15 and over when `prefer` says so and the area
+    and every child with a census figure have it; otherwise against everyone, for all rows.
+    """
     info = await area_info(session, area_code)
     prefix = info.code
     level = None if info.level == "country" else info.level
     below = child_level(level)
     if below is None:
         # A union has no children: one group, the union itself.
+        denominator = choose_denominator(prefer, [(info.population, info.population_15plus)])
         figures = await figures_by_group(session, prefix, len(prefix), period)
         now, before = figures.get(prefix, (Figures(), Figures()))
-        return ReachReport(period, AreaReach(info, now, before))
+        return ReachReport(
+            period,
+            AreaReach(replace(info, denominator=denominator), now, before),
+            denominator=denominator,
+            preferred=prefer,
+        )
     figures = await figures_by_group(session, prefix, LEVEL_LENGTH[below], period)
-    children = [_reach_of(child, figures) for child in await area_infos(session, prefix, below)]
+    infos = await area_infos(session, prefix, below)
+    denominator = choose_denominator(
+        prefer, [(a.population, a.population_15plus) for a in (info, *infos)]
+    )
+    children = [_reach_of(replace(child, denominator=denominator), figures) for child in infos]
     total_now, total_before = Figures(), Figures()
     for now, before in figures.values():
         total_now, total_before = total_now + now, total_before + before
     unplaced = figures.get(prefix, (Figures(), Figures())) if prefix else (Figures(), Figures())
     return ReachReport(
         period,
-        AreaReach(info, total_now, total_before),
+        AreaReach(replace(info, denominator=denominator), total_now, total_before),
         children,
         unplaced=unplaced[0],
         unplaced_previous=unplaced[1],
+        denominator=denominator,
+        preferred=prefer,
     )

@@ -201,6 +201,7 @@ class Jobs:
             k=self.settings.small_count_k,
             target=self.settings.reach_target_per_10000,
             priority=self.settings.reach_priority_tags,
+            prefer=self.settings.reach_denominator,
         )
         if sent:
             log.info("weekly digests sent", extra={"digests": sent})
