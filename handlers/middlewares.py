@@ -177,42 +177,15 @@ class ConversationMiddleware(BaseMiddleware):
         data: dict[str, Any],
         fingerprint: str,
     ) -> Any:
-        user: User | None = data.get("event_from_user")
         out: Outgoing = data["out"]
-        now = utcnow()
-        conversation: Conversation | None = None
-        resident = None
-        composing_text = None
-        if user is not None and not user.is_bot:
-            sender = await load_sender(session, user.id, now)
-            resident = sender.resident
-            if resident is not None and _acts(event):
-                ResidentService(session).reachable_again(resident)
-            composing_text = sender.composing_text
-        data["session"] = session
-        data["language"] = self.ctx.catalog.resolve(resident.language if resident else None)
-        if user is not None and not user.is_bot:
-            tg_user = TelegramUser(
-                telegram_id=user.id,
-                first_name=user.first_name,
-                username=user.username,
-                language_code=user.language_code,
-            )
-            conversation = Conversation(
-                session, self.ctx, tg_user, resident, now, composing_text=composing_text
-            )
-            data["conversation"] = conversation
+        conversation = await self._open(session, event, data)
         result = await handler(event, data)
         _answer_every_tap(event, out, self.ctx.catalog, data["language"])
-        person = user.id if user is not None else None
-        if conversation is not None and conversation.forgotten and person is not None:
-            # Nothing about them is kept, not even this reply: if its answer is lost, the
-            # deletion stands and /mydata says so.
-            await handled.forget_person(session, person)
-            handled.record(session, event.update_id, fingerprint, None, "[]")
-        else:
-            handled.record(session, event.update_id, fingerprint, person, dump_steps(out.steps))
+        await session.flush()  # the handler's own writes fail (or not) before the ledger's
         try:
+            await _record(
+                session, event, data.get("event_from_user"), conversation, out, fingerprint
+            )
             await session.commit()
         except IntegrityError:
             # Another process handled the same update meanwhile; its reply is its own.
@@ -228,11 +201,61 @@ class ConversationMiddleware(BaseMiddleware):
         )
         return held if held is not None else result
 
+    async def _open(
+        self, session: AsyncSession, event: Update, data: dict[str, Any]
+    ) -> Conversation | None:
+        """Load the sender and put the session, language and conversation into `data`."""
+        user: User | None = data.get("event_from_user")
+        now = utcnow()
+        resident = None
+        composing_text = None
+        person = user is not None and not user.is_bot
+        if user is not None and person:
+            sender = await load_sender(session, user.id, now)
+            resident = sender.resident
+            if resident is not None and _acts(event):
+                ResidentService(session).reachable_again(resident)
+            composing_text = sender.composing_text
+        data["session"] = session
+        data["language"] = self.ctx.catalog.resolve(resident.language if resident else None)
+        if user is None or not person:
+            return None
+        tg_user = TelegramUser(
+            telegram_id=user.id,
+            first_name=user.first_name,
+            username=user.username,
+            language_code=user.language_code,
+        )
+        conversation = Conversation(
+            session, self.ctx, tg_user, resident, now, composing_text=composing_text
+        )
+        data["conversation"] = conversation
+        return conversation
+
     def _progress(self, update_id: int) -> Progress:
         async def note(count: int, all_sent: bool) -> None:
             await handled.mark_sent(self.sessions, update_id, count, all_sent=all_sent)
 
         return note
+
+
+async def _record(
+    session: AsyncSession,
+    event: Update,
+    user: User | None,
+    conversation: Conversation | None,
+    out: Outgoing,
+    fingerprint: str,
+) -> None:
+    """Write the update to the ledger of handled updates, with what it says."""
+    if conversation is not None and conversation.forgotten and user is not None:
+        # Nothing about them is kept, not even this reply: if its answer is lost, the
+        # deletion stands and /mydata says so.
+        await handled.forget_person(session, user.id)
+        await handled.record(session, event.update_id, fingerprint, None, "[]")
+        return
+    person = user.id if user is not None else None
+    await handled.record(session, event.update_id, fingerprint, person, dump_steps(out.steps))
 
 
 def _answer_every_tap(
