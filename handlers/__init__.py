@@ -57,8 +57,13 @@ def build_dispatcher(
     library: Library,
     signer_source: SignerSource,
     outer: Sequence[BaseMiddleware] = (),
+    *,
+    answer_in_response: bool = False,
 ) -> Dispatcher:
-    """Wire middlewares and routers into a fresh dispatcher; `outer` run before all others."""
+    """Wire middlewares and routers into a fresh dispatcher; `outer` run before all others.
+
+    `answer_in_response`: updates come by webhook, and a reply's last call may ride in the
+    webhook's answer."""
     # Conversation state lives in the residents table, so aiogram's FSM is not needed.
     dp = Dispatcher(disable_fsm=True)
     for middleware in outer:
@@ -71,7 +76,9 @@ def build_dispatcher(
     )
     dp.update.outer_middleware(ChatOrderMiddleware())
     # Outer, so the error handler sees the resident's language in the same context.
-    dp.update.outer_middleware(ConversationMiddleware(sessions, ctx))
+    dp.update.outer_middleware(
+        ConversationMiddleware(sessions, ctx, answer_in_response=answer_in_response)
+    )
     dp.update.outer_middleware(StaffMiddleware(signer_source))
     dp.include_router(other_chats.build_router(ctx.catalog))
     dp.include_router(staff.build_router())

@@ -13,15 +13,17 @@ from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.dispatcher.middlewares.user_context import UserContextMiddleware
 from aiogram.types import TelegramObject, Update, User
 from pydantic_core import PydanticSerializationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.channels.telegram import handled
 from bot.core.base import utcnow
 from bot.core.clean_text import clean_json
 from bot.core.i18n import Catalog
 from bot.residents.conversation import Context, Conversation
 from bot.residents.sender_lookup import load_sender
 from bot.residents.service import ResidentService, TelegramUser
-from handlers.render import Outgoing
+from handlers.render import Outgoing, Progress, dump_steps, load_steps
 
 log = logging.getLogger("sabai.updates")
 
@@ -128,50 +130,132 @@ class ConversationMiddleware(BaseMiddleware):
 
     What the handler says waits in `out` until the session is committed and closed: no
     update holds a transaction (SQLite's write lock among them) while Telegram is slow.
+    The update is written to the ledger of handled updates in that same transaction, with
+    what it says, so a second delivery is not handled again but only finishes the reply.
+
+    `answer_in_response` (webhook mode): the reply's last call goes out in the webhook's
+    answer, which Telegram carries out exactly when it takes the update as delivered.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], ctx: Context) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        ctx: Context,
+        *,
+        answer_in_response: bool = False,
+    ) -> None:
         self.sessions = sessions
         self.ctx = ctx
+        self.answer_in_response = answer_in_response
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        assert isinstance(event, Update)
         user: User | None = data.get("event_from_user")
-        now = utcnow()
         out = Outgoing(data["bot"], self.ctx.catalog, user.language_code if user else None)
         data["out"] = out
-        conversation: Conversation | None = None
+        fingerprint = handled.digest(event.model_dump_json(exclude_none=True))
         async with self.sessions() as session:
-            resident = None
-            composing_text = None
-            if user is not None and not user.is_bot:
-                sender = await load_sender(session, user.id, now)
-                resident = sender.resident
-                if resident is not None and _acts(event):
-                    ResidentService(session).reachable_again(resident)
-                composing_text = sender.composing_text
-            data["session"] = session
-            data["language"] = self.ctx.catalog.resolve(resident.language if resident else None)
-            if user is not None and not user.is_bot:
-                tg_user = TelegramUser(
-                    telegram_id=user.id,
-                    first_name=user.first_name,
-                    username=user.username,
-                    language_code=user.language_code,
-                )
-                conversation = Conversation(
-                    session, self.ctx, tg_user, resident, now, composing_text=composing_text
-                )
-                data["conversation"] = conversation
-            result = await handler(event, data)
-            _answer_every_tap(event, out, self.ctx.catalog, data["language"])
-            # A handler that had to commit early (Conversation.finish) may leave nothing:
-            # committing again would open and close an empty transaction.
-            if session.in_transaction() or session.new:
-                await session.commit()
+            earlier = await handled.recall(session, event.update_id, fingerprint)
+            if earlier is None:
+                return await self._handle(session, handler, event, data, fingerprint)
+        data["duplicate"] = True
+        log.info("update %s delivered again; finishing its reply", event.update_id)
+        out.steps = load_steps(earlier.replies)
+        held = await out.flush(
+            done=earlier.sent,
+            progress=self._progress(event.update_id),
+            hold_last=self.answer_in_response,
+            again=True,
+        )
+        return held if held is not None else UNHANDLED
+
+    async def _handle(
+        self,
+        session: AsyncSession,
+        handler: Handler,
+        event: Update,
+        data: dict[str, Any],
+        fingerprint: str,
+    ) -> Any:
+        out: Outgoing = data["out"]
+        conversation = await self._open(session, event, data)
+        result = await handler(event, data)
+        _answer_every_tap(event, out, self.ctx.catalog, data["language"])
+        await session.flush()  # the handler's own writes fail (or not) before the ledger's
+        try:
+            await _record(
+                session, event, data.get("event_from_user"), conversation, out, fingerprint
+            )
+            await session.commit()
+        except IntegrityError:
+            # Another process handled the same update meanwhile; its reply is its own.
+            await session.rollback()
+            data["duplicate"] = True
+            log.info("update %s was handled by another process", event.update_id)
+            return UNHANDLED
+        await session.close()
         if conversation is not None:
             out.on_blocked = _marker(conversation)
-        await out.flush()
-        return result
+        held = await out.flush(
+            progress=self._progress(event.update_id), hold_last=self.answer_in_response
+        )
+        return held if held is not None else result
+
+    async def _open(
+        self, session: AsyncSession, event: Update, data: dict[str, Any]
+    ) -> Conversation | None:
+        """Load the sender and put the session, language and conversation into `data`."""
+        user: User | None = data.get("event_from_user")
+        now = utcnow()
+        resident = None
+        composing_text = None
+        person = user is not None and not user.is_bot
+        if user is not None and person:
+            sender = await load_sender(session, user.id, now)
+            resident = sender.resident
+            if resident is not None and _acts(event):
+                ResidentService(session).reachable_again(resident)
+            composing_text = sender.composing_text
+        data["session"] = session
+        data["language"] = self.ctx.catalog.resolve(resident.language if resident else None)
+        if user is None or not person:
+            return None
+        tg_user = TelegramUser(
+            telegram_id=user.id,
+            first_name=user.first_name,
+            username=user.username,
+            language_code=user.language_code,
+        )
+        conversation = Conversation(
+            session, self.ctx, tg_user, resident, now, composing_text=composing_text
+        )
+        data["conversation"] = conversation
+        return conversation
+
+    def _progress(self, update_id: int) -> Progress:
+        async def note(count: int, all_sent: bool) -> None:
+            await handled.mark_sent(self.sessions, update_id, count, all_sent=all_sent)
+
+        return note
+
+
+async def _record(
+    session: AsyncSession,
+    event: Update,
+    user: User | None,
+    conversation: Conversation | None,
+    out: Outgoing,
+    fingerprint: str,
+) -> None:
+    """Write the update to the ledger of handled updates, with what it says."""
+    if conversation is not None and conversation.forgotten and user is not None:
+        # Nothing about them is kept, not even this reply: if its answer is lost, the
+        # deletion stands and /mydata says so.
+        await handled.forget_person(session, user.id)
+        await handled.record(session, event.update_id, fingerprint, None, "[]")
+        return
+    person = user.id if user is not None else None
+    await handled.record(session, event.update_id, fingerprint, person, dump_steps(out.steps))
 
 
 def _answer_every_tap(

@@ -17,6 +17,7 @@ TABLE_MODULES: tuple[str, ...] = (
     "bot.lessons.models",
     "bot.staff.models",
     "bot.alerts.models",
+    "bot.channels.telegram.handled",
 )
 
 

@@ -1,11 +1,9 @@
-"""One person's updates one at a time across processes, and each update handled once.
+"""One person's updates one at a time across processes.
 
 Several bot processes behind a webhook share a Redis. Before handling an update, a process
-takes that person's lock (a Redis key with a lease it keeps renewing while it works), then
-looks the update up in the ledger of handled updates: an update Telegram delivered again
-(because the first delivery timed out or the process handling it died before answering) is
-skipped if it was handled. Only when handling finished is the update written to the ledger,
-so an update whose process died half-way is handled again by the next delivery.
+takes that person's lock (a Redis key with a lease it keeps renewing while it works). Whether
+the update was handled already is the database's to say (bot/channels/telegram/handled.py),
+in the same transaction as the handling itself.
 
 A process killed while holding a lock holds it no longer than the lease (LEASE seconds).
 """
@@ -23,8 +21,6 @@ from redis.asyncio import Redis
 
 # A lock whose holder stopped renewing it frees itself after this many seconds.
 LEASE = 5.0
-# How long an update id is remembered; Telegram gives up redelivering long before.
-REMEMBER_SECONDS = 24 * 3600
 # How long an update waits for its person's lock before it is answered 500 (Telegram retries).
 WAIT_LIMIT = 60.0
 
@@ -48,7 +44,7 @@ def namespace(database_url: str, bot_id: int) -> str:
 
 
 async def forget_all(redis: Redis, prefix: str) -> int:
-    """Delete every lock and handled-update key under `prefix`; return how many there were."""
+    """Delete every key under `prefix`; return how many there were."""
     keys = [key async for key in redis.scan_iter(match=f"{prefix}:*", count=1000)]
     if keys:
         await redis.delete(*keys)
@@ -60,7 +56,7 @@ class LockTimeout(Exception):
 
 
 class UpdateLedger:
-    """Per-person locks and handled update ids in one Redis, shared by all processes."""
+    """Per-person locks in one Redis, shared by all processes."""
 
     def __init__(self, redis: Redis, prefix: str, lease: float = LEASE) -> None:
         self.redis = redis
@@ -70,22 +66,14 @@ class UpdateLedger:
         self._renew = redis.register_script(_RENEW)
 
     @asynccontextmanager
-    async def turn(self, person: str, update_id: int) -> AsyncIterator[bool]:
-        """Hold `person`'s lock; yield False if `update_id` was handled already.
-
-        The update is recorded as handled when the block exits without an error.
-        """
+    async def turn(self, person: str) -> AsyncIterator[None]:
+        """Hold `person`'s lock for the duration of the block."""
         lock = f"{self.prefix}:lock:{person}"
         token = secrets.token_hex(8)
         await self._acquire(lock, token)
         renewer = asyncio.create_task(self._keep(lock, token))
         try:
-            done = f"{self.prefix}:done:{update_id}"
-            if await self.redis.exists(done):
-                yield False
-                return
-            yield True
-            await self.redis.set(done, b"1", ex=REMEMBER_SECONDS)
+            yield
         finally:
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -91,6 +91,8 @@ class Conversation:
         self.user = user
         self.resident = resident
         self.now = now or utcnow()
+        # Everything about the person was deleted during this update (declined or /forget).
+        self.forgotten = False
         self.residents = ResidentService(session)
         self.areas = ctx.tree
 
@@ -466,6 +468,7 @@ class Conversation:
         language = self.language
         await self.residents.forget(self.resident)
         self.resident = None
+        self.forgotten = True
         return Reply([Screen(self.ctx.catalog.text(language, "consent.declined"))])
 
     async def _forget(self, confirmed: bool) -> Reply:
@@ -479,6 +482,7 @@ class Conversation:
         language = self.language
         await self.residents.forget(self.resident)
         self.resident = None
+        self.forgotten = True
         return Reply([Screen(self.ctx.catalog.text(language, "forget.done"))])
 
     async def _menu(self, item: str) -> Reply:

@@ -40,12 +40,17 @@ class App:
 
 @asynccontextmanager
 async def build_app(
-    settings: Settings, token: str, api_url: str, *, shared_turns: bool = False
+    settings: Settings,
+    token: str,
+    api_url: str,
+    *,
+    shared_turns: bool = False,
+    webhook: bool = False,
 ) -> AsyncIterator[App]:
     """Build everything the bot needs; close it all on exit.
 
-    `shared_turns`: take each person's lock and skip handled updates through Redis
-    (several processes behind one webhook); needs `settings.redis_url`.
+    `shared_turns`: take each person's lock through Redis (several processes behind one
+    webhook); needs `settings.redis_url`. `webhook`: updates come by webhook.
     """
     from aiogram import BaseMiddleware
 
@@ -66,7 +71,7 @@ async def build_app(
 
         redis = Redis.from_url(settings.redis_url)
         ledger = UpdateLedger(redis, namespace(settings.database_url, bot.id))
-        outer.append(PersonTurnMiddleware(ledger, metrics))
+        outer.append(PersonTurnMiddleware(ledger))
     try:
         catalog = Catalog.load(default_language=settings.default_language)
         async with sessions() as session:
@@ -87,7 +92,9 @@ async def build_app(
         )
         secret = {SECRET_ENV: settings.callback_secret} if settings.callback_secret else {}
         signer_source = SignerSource(sessions, secret)
-        dispatcher = build_dispatcher(sessions, ctx, settings, library, signer_source, outer)
+        dispatcher = build_dispatcher(
+            sessions, ctx, settings, library, signer_source, outer, answer_in_response=webhook
+        )
         yield App(settings, engine, sessions, ctx, bot, dispatcher, library, signer_source, metrics)
     finally:
         if redis is not None:

@@ -207,13 +207,17 @@ class Jobs:
             log.info("weekly digests sent", extra={"digests": sent})
 
     async def retention_job(self) -> None:
-        """Scheduler entry point: fold events older than the retention period into totals."""
+        """Scheduler entry point: fold events older than the retention period into totals,
+        and forget handled updates Telegram will not deliver again."""
+        from bot.channels.telegram import handled
         from bot.reach import retention
 
         report = await retention.retention_job(
             self.sessions, self.settings.retention_days, self.settings.tz
         )
-        log.info("retention run", extra={"report": str(report)})
+        async with self.sessions.begin() as session:
+            updates = await handled.forget_old(session)
+        log.info("retention run", extra={"report": str(report), "updates_forgotten": updates})
 
 
 class Scheduling:

@@ -123,7 +123,9 @@ async def _serve(
 
     token, api_url = bot_endpoint(settings)
     worker, settle = role
-    async with build_app(settings, token, api_url, shared_turns=bool(settings.redis_url)) as app:
+    async with build_app(
+        settings, token, api_url, shared_turns=bool(settings.redis_url), webhook=True
+    ) as app:
         served = webhook_app(
             app.dispatcher,
             app.bot,

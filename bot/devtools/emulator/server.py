@@ -15,7 +15,15 @@ import re
 from types import TracebackType
 from typing import Any
 
-from aiohttp import BodyPartReader, ClientError, ClientSession, ClientTimeout, web
+from aiohttp import (
+    BodyPartReader,
+    ClientError,
+    ClientResponse,
+    ClientSession,
+    ClientTimeout,
+    MultipartReader,
+    web,
+)
 
 from bot.core.startup import port_in_use
 from bot.devtools.emulator import control
@@ -75,20 +83,26 @@ async def _read_params(request: web.Request) -> tuple[dict[str, Any], dict[str, 
             raise bad_request("JSON body must be an object")
         raw.update(body)
     elif request.content_type == "multipart/form-data":
-        reader = await request.multipart()
-        async for part in reader:
-            if not isinstance(part, BodyPartReader) or part.name is None:
-                continue
-            if part.filename is not None:
-                data = await part.read()
-                content_type = part.headers.get("Content-Type", "")
-                files[part.name] = UploadedFile(part.filename, content_type, len(data))
-            else:
-                raw[part.name] = await part.text()
+        await _read_form(await request.multipart(), raw, files)
     else:
         form = await request.post()
         raw.update({key: value for key, value in form.items() if isinstance(value, str)})
     return raw, files
+
+
+async def _read_form(
+    reader: MultipartReader, params: dict[str, Any], files: dict[str, UploadedFile]
+) -> None:
+    """Fields into `params`, uploads (their name, type and size) into `files`."""
+    async for part in reader:
+        if not isinstance(part, BodyPartReader) or part.name is None:
+            continue
+        if part.filename is not None:
+            data = await part.read()
+            content_type = part.headers.get("Content-Type", "")
+            files[part.name] = UploadedFile(part.filename, content_type, len(data))
+        else:
+            params[part.name] = await part.text()
 
 
 class EmulatorServer:
@@ -220,23 +234,40 @@ class EmulatorServer:
             headers["X-Telegram-Bot-Api-Secret-Token"] = webhook.secret_token
         try:
             async with session.post(webhook.url, json=update, headers=headers) as response:
-                body = await response.read()
                 if not 200 <= response.status < 300:
                     return f"Wrong response from the webhook: {response.status} {response.reason}"
+                answer = await webhook_answer(response)
         except (ClientError, TimeoutError) as failure:
             return f"Connection failed: {type(failure).__name__}"
-        await self._webhook_reply(body)
+        if answer is not None:
+            method, params, files = answer
+            await self.emulator.call_api(method, params, files)
         return None
 
-    async def _webhook_reply(self, body: bytes) -> None:
-        """Run a method the bot put in its webhook response (aiogram can answer that way)."""
+
+WebhookAnswer = tuple[str, dict[str, Any], dict[str, UploadedFile]]
+
+
+async def webhook_answer(response: ClientResponse) -> WebhookAnswer | None:
+    """A method the bot put in its webhook answer (JSON or a multipart form, as aiogram
+    writes it), which Telegram carries out as if it had been called."""
+    params: dict[str, Any] = {}
+    files: dict[str, UploadedFile] = {}
+    if response.content_type == "multipart/form-data":
+        await _read_form(MultipartReader(response.headers, response.content), params, files)
+    else:
+        body = await response.read()
         try:
             reply = json.loads(body) if body.strip() else None
         except ValueError:
-            return
-        if isinstance(reply, dict) and isinstance(reply.get("method"), str):
-            params = {k: v for k, v in reply.items() if k != "method"}
-            await self.emulator.call_api(reply["method"], params)
+            return None
+        if not isinstance(reply, dict):
+            return None
+        params = reply
+    method = params.pop("method", None)
+    if not isinstance(method, str):
+        return None
+    return method, params, files
 
 
 def _sender_key(update: JsonDict) -> object:
