@@ -63,7 +63,7 @@ def _harmless(difference: object) -> bool:
     return "apscheduler_jobs" in text
 
 
-@pytest.mark.parametrize("revision", ["0001", "0003", "0005", "0007", "0008"])
+@pytest.mark.parametrize("revision", ["0001", "0003", "0005", "0007", "0008", "0014"])
 def test_every_step_downgrades_cleanly(tmp_path: Path, revision: str) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'steps.db'}"
     upgrade_sync(url)
