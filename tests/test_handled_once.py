@@ -155,3 +155,23 @@ async def _rows_about(sessions: Sessions, person: int, name: str) -> int:
         for row in rows
         if row.person == person or str(person) in row.replies or name in row.replies
     )
+
+
+async def test_a_reply_telegram_failed_by_webhook_is_finished_when_it_delivers_again(
+    db_url: str, sessions: Sessions
+) -> None:
+    emulator = Emulator(bot_id=EMULATOR_BOT_ID)
+    emulator.add_user(8309, first_name="Moni")
+    async with webhook_bot(db_url, emulator):
+        emulator.send_text(8309, "/start")
+        [welcome] = await emulator.wait_for_messages(8309, count=1, timeout=15)
+        await emulator.wait_idle()
+        [action] = [data for row in welcome.buttons for label, data in row if "English" in label]
+        # Telegram fails the next screen once: the press is left unanswered, delivered again.
+        emulator.inject("server_error", method="editMessageText", chat_id=8309, count=1)
+        emulator.press_button(8309, welcome.message_id, action)
+        await emulator.wait_idle(timeout=15)
+        assert emulator.state.webhook.last_error_message is not None
+        [shown] = emulator.messages(8309)  # no apology: the screen itself came
+        assert shown.text != welcome.text
+        assert await _language_choices(sessions) == 1
