@@ -9,8 +9,8 @@ from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import ErrorEvent
 
+from bot.channels.telegram.handled import ReplyUnfinished
 from bot.core.i18n import Catalog
-from handlers.render import ReplyUnfinished
 
 log = logging.getLogger("sabai.errors")
 

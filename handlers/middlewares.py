@@ -25,7 +25,7 @@ from bot.core.i18n import Catalog
 from bot.residents.conversation import Context, Conversation
 from bot.residents.sender_lookup import load_sender
 from bot.residents.service import ResidentService, TelegramUser
-from handlers.render import Outgoing, Progress, ReplyUnfinished, dump_steps, load_steps
+from handlers.render import Outgoing, Progress, dump_steps, load_steps
 
 log = logging.getLogger("sabai.updates")
 
@@ -211,7 +211,7 @@ class ConversationMiddleware(BaseMiddleware):
         except (TelegramNetworkError, TelegramServerError, TelegramRetryAfter) as exc:
             if not self.answer_in_response:
                 raise
-            raise ReplyUnfinished(update_id) from exc
+            raise handled.ReplyUnfinished(update_id) from exc
 
     async def _open(
         self, session: AsyncSession, event: Update, data: dict[str, Any]

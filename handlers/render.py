@@ -81,15 +81,6 @@ def as_reply(said: Reply | Screen | str) -> Reply:
     return Reply([said if isinstance(said, Screen) else Screen(said)])
 
 
-class ReplyUnfinished(Exception):
-    """A reply's call failed in a way worth trying again (Telegram down, slow or busy); the
-    update is left unacknowledged so that Telegram delivers it again."""
-
-    def __init__(self, update_id: int) -> None:
-        super().__init__(f"the reply to update {update_id} is unfinished")
-        self.update_id = update_id
-
-
 @dataclass(frozen=True)
 class Commands:
     """Show the chat the command list in the language the person chose (idempotent)."""

@@ -171,7 +171,7 @@ async def test_a_reply_telegram_failed_by_webhook_is_finished_when_it_delivers_a
         emulator.inject("server_error", method="editMessageText", chat_id=8309, count=1)
         emulator.press_button(8309, welcome.message_id, action)
         await emulator.wait_idle(timeout=15)
-        assert emulator.state.webhook.last_error_message is not None
+        assert "503" in (emulator.state.webhook.last_error_message or "")
         [shown] = emulator.messages(8309)  # no apology: the screen itself came
         assert shown.text != welcome.text
         assert await _language_choices(sessions) == 1
