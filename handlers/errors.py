@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 
 from aiogram import Bot, Router
+from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import ErrorEvent
 
+from bot.channels.telegram.handled import ReplyUnfinished
 from bot.core.i18n import Catalog
 
 log = logging.getLogger("sabai.errors")
@@ -18,6 +20,10 @@ def build_router(catalog: Catalog) -> Router:
 
     @router.error()
     async def on_error(event: ErrorEvent, bot: Bot, language: str | None = None) -> None:
+        if isinstance(event.exception, ReplyUnfinished):
+            # Not answered: the webhook returns an error and Telegram delivers the update again.
+            log.warning("%s: %s", event.exception, event.exception.__cause__)
+            raise SkipHandler
         log.error(
             "update %s failed: %s",
             event.update.update_id,

@@ -11,6 +11,8 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.dispatcher.middlewares.user_context import UserContextMiddleware
+from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
+from aiogram.methods import TelegramMethod
 from aiogram.types import TelegramObject, Update, User
 from pydantic_core import PydanticSerializationError
 from sqlalchemy.exc import IntegrityError
@@ -161,12 +163,7 @@ class ConversationMiddleware(BaseMiddleware):
         data["duplicate"] = True
         log.info("update %s delivered again; finishing its reply", event.update_id)
         out.steps = load_steps(earlier.replies)
-        held = await out.flush(
-            done=earlier.sent,
-            progress=self._progress(event.update_id),
-            hold_last=self.answer_in_response,
-            again=True,
-        )
+        held = await self._flush(out, event.update_id, done=earlier.sent, again=True)
         return held if held is not None else UNHANDLED
 
     async def _handle(
@@ -196,10 +193,25 @@ class ConversationMiddleware(BaseMiddleware):
         await session.close()
         if conversation is not None:
             out.on_blocked = _marker(conversation)
-        held = await out.flush(
-            progress=self._progress(event.update_id), hold_last=self.answer_in_response
-        )
+        held = await self._flush(out, event.update_id)
         return held if held is not None else result
+
+    async def _flush(
+        self, out: Outgoing, update_id: int, *, done: int = 0, again: bool = False
+    ) -> TelegramMethod[Any] | None:
+        """Send the reply. By webhook, a failure worth trying again leaves the update
+        unacknowledged: Telegram delivers it again and the ledger sends what is missing."""
+        try:
+            return await out.flush(
+                done=done,
+                progress=self._progress(update_id),
+                hold_last=self.answer_in_response,
+                again=again,
+            )
+        except (TelegramNetworkError, TelegramServerError, TelegramRetryAfter) as exc:
+            if not self.answer_in_response:
+                raise
+            raise handled.ReplyUnfinished(update_id) from exc
 
     async def _open(
         self, session: AsyncSession, event: Update, data: dict[str, Any]

@@ -18,9 +18,10 @@ from bot.channels.telegram.handled import HandledUpdate, forget_old
 from bot.core.base import utcnow
 from bot.devtools.emulator import Emulator
 from bot.devtools.emulator.server import webhook_answer
+from bot.devtools.emulator.state import ChatMessage, JsonDict
 from bot.residents.events import EventKind
 from bot.residents.models import Event
-from tests.botkit import running_bot
+from tests.botkit import Harness, Person, running_bot
 from tests.test_webhook import SECRET, webhook_bot
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -36,13 +37,18 @@ async def _ledger(sessions: Sessions, update_id: int) -> HandledUpdate | None:
         return await session.get(HandledUpdate, update_id)
 
 
+async def _welcomed(h: Harness, user_id: int, name: str) -> tuple[Person, ChatMessage, JsonDict]:
+    """A new person after /start, the welcome, and their press of "English" (not yet fed)."""
+    person = h.person(user_id, first_name=name)
+    await person.send("/start")
+    welcome = person.last_with_buttons()
+    [action] = [data for row in welcome.buttons for label, data in row if "English" in label]
+    return person, welcome, h.emulator.press_button(user_id, welcome.message_id, action)
+
+
 async def test_a_button_press_delivered_twice_counts_once(db_url: str, sessions: Sessions) -> None:
     async with running_bot(db_url) as h:
-        person = h.person(9401, first_name="Rupa")
-        await person.send("/start")
-        welcome = person.last_with_buttons()
-        [action] = [data for row in welcome.buttons for label, data in row if "English" in label]
-        press = h.emulator.press_button(9401, welcome.message_id, action)
+        person, _, press = await _welcomed(h, 9401, "Rupa")
         await h.feed(press)
         chat = [(m.message_id, m.text) for m in person.chat()]
         events = await _events(sessions)
@@ -60,11 +66,7 @@ async def test_a_reply_that_failed_to_go_out_goes_with_the_next_delivery(
     db_url: str, sessions: Sessions
 ) -> None:
     async with running_bot(db_url) as h:
-        person = h.person(9402, first_name="Tuli")
-        await person.send("/start")
-        welcome = person.last_with_buttons()
-        [action] = [data for row in welcome.buttons for label, data in row if "English" in label]
-        press = h.emulator.press_button(9402, welcome.message_id, action)
+        person, welcome, press = await _welcomed(h, 9402, "Tuli")
         # Telegram fails the next screen once, after the choice was committed.
         h.emulator.inject("server_error", method="editMessageText", chat_id=9402, count=1)
         await h.feed(press)
@@ -153,3 +155,23 @@ async def _rows_about(sessions: Sessions, person: int, name: str) -> int:
         for row in rows
         if row.person == person or str(person) in row.replies or name in row.replies
     )
+
+
+async def test_a_reply_telegram_failed_by_webhook_is_finished_when_it_delivers_again(
+    db_url: str, sessions: Sessions
+) -> None:
+    emulator = Emulator(bot_id=EMULATOR_BOT_ID)
+    emulator.add_user(8309, first_name="Moni")
+    async with webhook_bot(db_url, emulator):
+        emulator.send_text(8309, "/start")
+        [welcome] = await emulator.wait_for_messages(8309, count=1, timeout=15)
+        await emulator.wait_idle()
+        [action] = [data for row in welcome.buttons for label, data in row if "English" in label]
+        # Telegram fails the next screen once: the press is left unanswered, delivered again.
+        emulator.inject("server_error", method="editMessageText", chat_id=8309, count=1)
+        emulator.press_button(8309, welcome.message_id, action)
+        await emulator.wait_idle(timeout=15)
+        assert "503" in (emulator.state.webhook.last_error_message or "")
+        [shown] = emulator.messages(8309)  # no apology: the screen itself came
+        assert shown.text != welcome.text
+        assert await _language_choices(sessions) == 1

@@ -50,6 +50,15 @@ class HandledUpdate(Base):
 LEDGER: Table = HandledUpdate.__table__  # type: ignore[assignment]
 
 
+class ReplyUnfinished(Exception):
+    """A reply's call failed in a way worth trying again (Telegram down, slow or busy); the
+    update is left unacknowledged so that Telegram delivers it again."""
+
+    def __init__(self, update_id: int) -> None:
+        super().__init__(f"the reply to update {update_id} is unfinished")
+        self.update_id = update_id
+
+
 @dataclass(frozen=True)
 class Earlier:
     """What an earlier delivery of the same update left: its replies and how many went out."""

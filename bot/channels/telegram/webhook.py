@@ -16,6 +16,8 @@ from aiogram.exceptions import TelegramRetryAfter
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 
+from bot.channels.telegram.handled import ReplyUnfinished
+
 log = logging.getLogger("sabai.webhook")
 
 
@@ -28,9 +30,17 @@ def webhook_app(dispatcher: Dispatcher, bot: Bot, *, path: str, secret: str) -> 
     """The aiohttp app serving the webhook at `path`."""
     app = web.Application()
     handler = SimpleRequestHandler(dispatcher, bot, handle_in_background=False, secret_token=secret)
+
+    async def handle(request: web.Request) -> web.Response:
+        try:
+            return await handler.handle(request)
+        except ReplyUnfinished as unfinished:
+            # Logged where it happened; Telegram delivers the update again after an error.
+            return web.Response(status=503, text=str(unfinished))
+
     # Not handler.register(): that closes the bot's session on shutdown, and the outbox
     # sender still needs it until the process has stopped sending.
-    app.router.add_post(path, handler.handle)
+    app.router.add_post(path, handle)
     setup_application(app, dispatcher, bot=bot)
     return app
 
