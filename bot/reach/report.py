@@ -105,8 +105,9 @@ def _registration_columns(period: Period) -> list[ColumnElement[Any]]:
         _tally(Resident.status != "unreachable", Resident.registered_again.is_(False)).label(
             "reachable"
         ),
-        _tally(Resident.telegram_id.is_not(None)).label("telegram"),
-        _tally(Resident.phone.is_not(None)).label("sms"),
+        # count(column) counts the rows where it is set: no CASE to evaluate per resident.
+        func.count(Resident.telegram_id).label("telegram"),
+        func.count(Resident.phone).label("sms"),
         _tally(Resident.channel == "assisted", Resident.phone.is_(None)).label("no_phone"),
     ]
 
