@@ -248,7 +248,7 @@ class Outgoing:
             first = False
         for screen in screens:
             self.steps.append(
-                Step(_send(chat_id, screen, signer, now), shows=first and bool(shown))
+                Step(_send(chat_id, screen, signer, now), shows=first and shown is not None)
             )
             first = False
 
@@ -279,11 +279,11 @@ class Outgoing:
         """Send the steps from `done` on, in order; called once the update's session is closed.
 
         `progress` is told after each step a second sending would show twice, and when all
-        have gone out. `hold_last`:
-        return the last step unsent when it can ride in the webhook's answer instead, which
-        Telegram carries out only if it gets the answer, and then it delivers no more.
-        `again`: a second delivery finishing the first one's reply, where a refusal of a
-        step already carried out (an old button press answered twice) is expected.
+        have gone out. `hold_last`: return the last step unsent when it can ride in the
+        webhook's answer instead, which Telegram carries out only if it gets the answer (and
+        then it delivers the update no more). `again`: a second delivery finishing the first
+        one's reply, where a refusal of a step already carried out (an old button press
+        answered twice) is expected.
         """
         steps = self.steps
         end = len(steps)
