@@ -218,28 +218,24 @@ class ConversationMiddleware(BaseMiddleware):
     ) -> Conversation | None:
         """Load the sender and put the session, language and conversation into `data`."""
         user: User | None = data.get("event_from_user")
+        person = user if user is not None and not user.is_bot else None
         now = utcnow()
-        resident = None
-        composing_text = None
-        person = user is not None and not user.is_bot
-        if user is not None and person:
-            sender = await load_sender(session, user.id, now)
-            resident = sender.resident
-            if resident is not None and _acts(event):
-                ResidentService(session).reachable_again(resident)
-            composing_text = sender.composing_text
+        sender = await load_sender(session, person.id, now) if person is not None else None
+        resident = sender.resident if sender is not None else None
+        if resident is not None and _acts(event):
+            ResidentService(session).reachable_again(resident)
         data["session"] = session
         data["language"] = self.ctx.catalog.resolve(resident.language if resident else None)
-        if user is None or not person:
+        if person is None or sender is None:
             return None
         tg_user = TelegramUser(
-            telegram_id=user.id,
-            first_name=user.first_name,
-            username=user.username,
-            language_code=user.language_code,
+            telegram_id=person.id,
+            first_name=person.first_name,
+            username=person.username,
+            language_code=person.language_code,
         )
         conversation = Conversation(
-            session, self.ctx, tg_user, resident, now, composing_text=composing_text
+            session, self.ctx, tg_user, resident, now, composing_text=sender.composing_text
         )
         data["conversation"] = conversation
         return conversation
