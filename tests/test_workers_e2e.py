@@ -26,7 +26,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from redis.asyncio import Redis
-from sqlalchemy import func, select, text, update
+from sqlalchemy import Executable, func, select, text, update
 
 from bot.channels.telegram.client import EMULATOR_BOT_ID
 from bot.channels.telegram.handled import HandledUpdate
@@ -338,50 +338,33 @@ async def test_three_workers_one_killed_answer_every_update_once_in_order(
             assert leftover == []
 
 
-async def course_next_index(db_url: str, course_id: int) -> int:
+async def scalar_of(db_url: str, statement: Executable) -> int:
+    """One number read from the database the workers share, on a connection of its own."""
     engine = create_engine(db_url)
     try:
         async with engine.connect() as conn:
-            index = await conn.scalar(select(Course.next_index).where(Course.id == course_id))
+            value = await conn.scalar(statement)
     finally:
         await engine.dispose()
-    return int(index or 0)
+    return int(value or 0)
+
+
+async def course_next_index(db_url: str, course_id: int) -> int:
+    return await scalar_of(db_url, select(Course.next_index).where(Course.id == course_id))
 
 
 async def handled_rows(db_url: str, update_ids: set[int]) -> int:
-    engine = create_engine(db_url)
-    try:
-        async with engine.connect() as conn:
-            count = await conn.scalar(
-                select(func.count())
-                .select_from(HandledUpdate)
-                .where(HandledUpdate.update_id.in_(update_ids))
-            )
-    finally:
-        await engine.dispose()
-    return int(count or 0)
+    counted = select(func.count()).select_from(HandledUpdate)
+    return await scalar_of(db_url, counted.where(HandledUpdate.update_id.in_(update_ids)))
 
 
 async def outbox_rows(db_url: str) -> int:
-    engine = create_engine(db_url)
-    try:
-        async with engine.connect() as conn:
-            count = await conn.scalar(select(func.count()).select_from(OUTBOX))
-    finally:
-        await engine.dispose()
-    return int(count or 0)
+    return await scalar_of(db_url, select(func.count()).select_from(OUTBOX))
 
 
 async def advisory_locks(db_url: str) -> int:
-    engine = create_engine(db_url)
-    try:
-        async with engine.connect() as conn:
-            count = await conn.scalar(
-                text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")
-            )
-    finally:
-        await engine.dispose()
-    return int(count or 0)
+    granted = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+    return await scalar_of(db_url, text(granted))
 
 
 def start_supervisor(
